@@ -30,6 +30,8 @@ class OrbitLibrary:
     orbit_ids : (n_orbits, 5) ``(index, iE, iI2, iI3, notreg)`` as in DYNAMITE's ``nn_orb.out``.
     orbit_type : (n_orbits,) legacy class: 1 x-tube, 3 z-tube, 4 box/other.
     is_box, is_flipped : (n_orbits,) booleans.
+    twin_index : (n_orbits,) index of each tube orbit's velocity-flipped partner, -1 for box
+        orbits; ``None`` when unknown.
     source : where the library came from (a path or ``"engine"``).
     """
 
@@ -46,6 +48,7 @@ class OrbitLibrary:
     is_flipped: np.ndarray
     source: str = ""
     meta: dict = field(default_factory=dict)
+    twin_index: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -98,6 +101,8 @@ class OrbitLibrary:
             "is_box": (self.is_box.shape, (n_orb,)),
             "is_flipped": (self.is_flipped.shape, (n_orb,)),
         }
+        if self.twin_index is not None:
+            checks["twin_index"] = (self.twin_index.shape, (n_orb,))
         for name, (got, want) in checks.items():
             if tuple(got) != tuple(want):
                 raise LibraryError(
