@@ -1,0 +1,159 @@
+"""HDF5 artifacts with provenance, written atomically and recomputed only when stale.
+
+Every artifact records the package version, git commit, the parameters that made it,
+the SHA-256 of its inputs and the time. :func:`cached` returns a stored artifact when
+parameters and input hashes still match, and recomputes (with a warning) when they do not
+or when the file is corrupt.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import subprocess
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from . import __version__, paths
+
+
+def file_sha256(path: Path | str) -> str:
+    """SHA-256 hex digest of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def input_hashes(files: Iterable[Path | str]) -> dict[str, str]:
+    """Map each file's name (relative to the repository when possible) to its SHA-256."""
+    out = {}
+    for f in files:
+        p = Path(f)
+        try:
+            key = str(p.resolve().relative_to(paths.ROOT))
+        except ValueError:
+            key = str(p)
+        out[key] = file_sha256(p)
+    return dict(sorted(out.items()))
+
+
+def git_commit() -> str:
+    """The checkout's commit hash, with ``-dirty`` when it has changes; ``unknown`` outside git."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.ROOT, capture_output=True,
+                             text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=paths.ROOT, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+        return rev + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def canonical_json(obj: Any) -> str:
+    """Stable JSON text used to compare parameter sets."""
+    return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"))
+
+
+def provenance(params: Mapping[str, Any], inputs: Mapping[str, str]) -> dict[str, str]:
+    """The provenance attributes every artifact carries."""
+    return {
+        "orbitnet_version": __version__,
+        "git_commit": git_commit(),
+        "parameters": canonical_json(params),
+        "input_sha256": canonical_json(inputs),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_artifact(path: Path | str, datasets: Mapping[str, Any],
+                   params: Mapping[str, Any], inputs: Mapping[str, str],
+                   attrs: Mapping[str, Any] | None = None, compression: str | None = None) -> Path:
+    """Write ``datasets`` (name → array; ``a/b`` makes groups) to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with h5py.File(tmp, "w") as h5:
+            for name, value in datasets.items():
+                arr = np.asarray(value)
+                kw = {"compression": compression} if compression and arr.ndim > 0 else {}
+                h5.create_dataset(name, data=arr, **kw)
+            for k, v in provenance(params, inputs).items():
+                h5.attrs[k] = v
+            for k, v in (attrs or {}).items():
+                h5.attrs[k] = v if isinstance(v, (int, float, str, np.ndarray)) else canonical_json(v)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def read_artifact(path: Path | str) -> dict[str, np.ndarray]:
+    """All datasets of an artifact as numpy arrays (groups flattened to ``a/b`` names)."""
+    out: dict[str, np.ndarray] = {}
+    with h5py.File(path, "r") as h5:
+        def visit(name: str, obj: Any) -> None:
+            if isinstance(obj, h5py.Dataset):
+                out[name] = obj[()]
+        h5.visititems(visit)
+    return out
+
+
+def read_attrs(path: Path | str) -> dict[str, Any]:
+    with h5py.File(path, "r") as h5:
+        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5.attrs.items()}
+
+
+def is_fresh(path: Path | str, params: Mapping[str, Any], inputs: Mapping[str, str]) -> bool:
+    """True when ``path`` exists, opens, and was made from the same parameters and inputs."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    try:
+        attrs = read_attrs(path)
+    except (OSError, KeyError) as exc:
+        warnings.warn(f"artifact {path} is unreadable ({exc}); it will be recomputed",
+                      stacklevel=2)
+        return False
+    return (attrs.get("parameters") == canonical_json(params)
+            and attrs.get("input_sha256") == canonical_json(inputs))
+
+
+def cached(path: Path | str, params: Mapping[str, Any], inputs: Mapping[str, str],
+           compute: Callable[[], Mapping[str, Any]], attrs: Mapping[str, Any] | None = None,
+           compression: str | None = None) -> dict[str, np.ndarray]:
+    """Return the artifact at ``path``, recomputing it with ``compute()`` when stale or corrupt."""
+    path = Path(path)
+    if is_fresh(path, params, inputs):
+        try:
+            return read_artifact(path)
+        except (OSError, KeyError) as exc:
+            warnings.warn(f"artifact {path} is corrupt ({exc}); recomputing", stacklevel=2)
+    datasets = compute()
+    write_artifact(path, datasets, params, inputs, attrs=attrs, compression=compression)
+    return {k: np.asarray(v) for k, v in datasets.items()}

@@ -1,0 +1,86 @@
+"""Each chapter's headline numbers: ``build/results/<chapter>.json``.
+
+The book's prose never types a number: notebooks write them here and glue them with
+myst-nb, and later chapters (and the Conclusions) read them back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from . import paths
+from .artifacts import _jsonable
+
+
+def write_results(chapter: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Write ``data`` to ``build/results/<chapter>.json`` atomically and return it as JSON types."""
+    path = paths.results_path(chapter)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean = _jsonable(dict(data))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return clean
+
+
+def load_results(chapter: str) -> dict[str, Any]:
+    """Read a chapter's results; a clear error names the chapter to run when missing."""
+    path = paths.results_path(chapter)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: run `orbitnet chapter {chapter}` (or `make book`) first"
+        )
+    return json.loads(path.read_text())
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested dicts to ``a.b.c`` keys (lists stay values)."""
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+class GluedText:
+    """A preformatted value whose text/plain form has no quotes (for ``{glue:text}``)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(self.text)
+
+
+def glue_results(data: Mapping[str, Any], fmt: str = "{:.4g}") -> None:
+    """Glue every scalar (and short list) of ``data`` into the notebook for the prose.
+
+    Keys are flattened with dots; floats are shown with ``fmt``. Use in Markdown as
+    ``{glue:text}`key``` (the value is already formatted).
+    """
+    from myst_nb import glue
+
+    for key, value in flatten(data).items():
+        if isinstance(value, bool) or value is None:
+            text = str(value)
+        elif isinstance(value, float):
+            text = fmt.format(value)
+        elif isinstance(value, int):
+            text = str(value)
+        elif isinstance(value, list) and len(value) <= 4 and all(
+                isinstance(v, (int, float)) for v in value):
+            text = "–".join(fmt.format(v) for v in value)
+        elif isinstance(value, str):
+            text = value
+        else:
+            continue
+        glue(key, GluedText(text), display=False)
