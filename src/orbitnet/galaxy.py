@@ -159,6 +159,27 @@ class Galaxy:
         """Total MGE luminosity [Lsun]."""
         return float(self.mge.luminosities(self.constants.distance_mpc).sum())
 
+    def summary(self) -> dict:
+        """Headline numbers of the data (Chapter 1's results)."""
+        k = self.kinematics
+        return {
+            "galaxy": self.name,
+            "n_bins": self.n_bins,
+            "n_pixels": self.n_pixels,
+            "n_binned_pixels": self.n_binned_pixels,
+            "n_gaussians": self.mge.n,
+            "total_luminosity_lsun": self.total_luminosity,
+            "distance_mpc": self.constants.distance_mpc,
+            "psf_sigma_arcsec": float(k.psf_sigma[0]),
+            "pixel_arcsec": float(self.aperture.pixel_size[0]),
+            "aperture_angle_deg": self.aperture.angle_deg,
+            "v_abs_max": float(np.max(np.abs(k.v))),
+            "sigma_max": float(np.max(k.sigma)),
+            "sigma_min": float(np.min(k.sigma)),
+            "dv_median": float(np.median(k.dv)),
+            "dsigma_median": float(np.median(k.dsigma)),
+        }
+
     def bin_image(self) -> np.ndarray:
         """Bin ids as an (ny, nx) image (row = y)."""
         nx, ny = self.aperture.shape

@@ -48,6 +48,18 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def format_number(value: float, fmt: str = "{:.4g}") -> str:
+    """Format a float for prose: plain for ordinary sizes, ``1.625 × 10¹⁰`` for large/small."""
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        mant, exp = f"{value:.3e}".split("e")
+        mant = mant.rstrip("0").rstrip(".")
+        return f"{mant} × 10{str(int(exp)).translate(_SUPERSCRIPT)}"
+    return fmt.format(value)
+
+
 class GluedText:
     """A preformatted value whose text/plain form has no quotes (for ``{glue:text}``)."""
 
@@ -73,12 +85,12 @@ def glue_results(data: Mapping[str, Any], fmt: str = "{:.4g}") -> None:
         if isinstance(value, bool) or value is None:
             text = str(value)
         elif isinstance(value, float):
-            text = fmt.format(value)
+            text = format_number(value, fmt)
         elif isinstance(value, int):
             text = str(value)
         elif isinstance(value, list) and len(value) <= 4 and all(
                 isinstance(v, (int, float)) for v in value):
-            text = "–".join(fmt.format(v) for v in value)
+            text = "–".join(format_number(float(v), fmt) for v in value)
         elif isinstance(value, str):
             text = value
         else:

@@ -1,0 +1,76 @@
+import json
+
+import nbformat
+import pytest
+
+from orbitnet import chapters, cli, paths, runner
+
+
+def _notebook(path, source_cells):
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell("x = 1\nname = 'a'")
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p] + [nbformat.v4.new_code_cell(s) for s in source_cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def toy_book(tmp_path, monkeypatch):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    _notebook(nbdir / "90_ok.ipynb", ["y = x * 2\nprint(name, y)"])
+    _notebook(nbdir / "91_fails.ipynb", ["y = x + 1", "raise ValueError(f'bad value {y}')"])
+    monkeypatch.setattr(paths, "NOTEBOOKS", nbdir)
+    monkeypatch.setattr(paths, "CHAPTERS_OUT", tmp_path / "out")
+    monkeypatch.setattr(chapters, "CHAPTERS", (
+        chapters.Chapter("90_ok", "ok", quick={"x": 5}),
+        chapters.Chapter("91_fails", "fails"),
+    ))
+    return tmp_path
+
+
+def test_unknown_chapter():
+    with pytest.raises(KeyError, match="unknown chapter '99_nope'.*01_galaxy"):
+        runner.notebook_path("99_nope")
+    assert cli.main(["chapter", "99_nope"]) == 2
+
+
+def test_unknown_parameter_is_rejected():
+    with pytest.raises(runner.ChapterError, match=r"no parameter\(s\) \['colour'\]"):
+        runner.resolve_parameters("01_galaxy", "full", {"colour": "red"})
+
+
+def test_declared_parameters_of_chapter_1():
+    params = runner.declared_parameters("01_galaxy")
+    assert {"galaxy", "data_dir", "frame"} <= set(params)
+
+
+def test_parse_value():
+    assert runner.parse_value("0.5") == 0.5
+    assert runner.parse_value("[1, 2]") == [1, 2]
+    assert runner.parse_value("true") is True
+    assert runner.parse_value("sky") == "sky"
+
+
+def test_run_with_profile_and_override_hides_parameters(toy_book):
+    out = runner.run_chapter("90_ok", profile="quick", overrides={"name": "b"}, progress=False,
+                             log=lambda *_: None)
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "x = 5" in injected[0].source and "name = \"b\"" in injected[0].source
+    for c in nb.cells:
+        tags = c.metadata.get("tags", [])
+        if "parameters" in tags or "injected-parameters" in tags:
+            assert "hide-cell" in tags
+    assert "b 10" in json.dumps(nb.cells[-1].outputs)
+
+
+def test_failure_prints_cell_and_error(toy_book):
+    with pytest.raises(runner.ChapterError) as err:
+        runner.run_chapter("91_fails", progress=False, log=lambda *_: None)
+    msg = str(err.value)
+    assert "raise ValueError(f'bad value {y}')" in msg
+    assert "ValueError: bad value 2" in msg
+    assert (toy_book / "out" / "91_fails.failed.ipynb").exists()
+    assert not (toy_book / "out" / "91_fails.ipynb").exists()
