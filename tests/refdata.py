@@ -1,0 +1,47 @@
+"""Shared, cached access to the NGC 6278 reference run for the chain tests.
+
+Each loader runs once per pytest session (``functools.cache``). Missing data fails the test
+with a hint instead of skipping it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import h5py
+import numpy as np
+import pytest
+
+from orbitnet import paths
+from orbitnet.dynamite import read_orblib
+from orbitnet.library import OrbitLibrary
+
+
+def _require() -> None:
+    if not paths.reference_h5().is_file():
+        pytest.fail(
+            f"reference data missing ({paths.reference_h5()}): run `make data` first",
+            pytrace=False,
+        )
+
+
+@cache
+def library() -> OrbitLibrary:
+    """The reference orbit library read with :func:`read_orblib`."""
+    _require()
+    return read_orblib(paths.dynamite_run_dir())
+
+
+@cache
+def ref(name: str) -> np.ndarray:
+    """One dataset of ``reference.h5`` (e.g. ``"losvd"``, ``"kinematics/v"``)."""
+    _require()
+    with h5py.File(paths.reference_h5(), "r") as f:
+        return f[name][()]
+
+
+@cache
+def kinematics() -> dict[str, np.ndarray]:
+    """Observed kinematics of ``reference.h5`` as a dict of arrays."""
+    names = ("v", "dv", "sigma", "dsigma", "h3", "dh3", "h4", "dh4")
+    return {n: ref(f"kinematics/{n}") for n in names}
