@@ -1,0 +1,1 @@
+"""An embedded orbit-library engine that builds DYNAMITE-like Schwarzschild libraries."""
