@@ -27,6 +27,7 @@ PROFILES = ("quick", "full")
 
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_galaxy", "The galaxy and its data"),
+    Chapter("02_orbit_libraries", "Orbit libraries"),
 )
 
 

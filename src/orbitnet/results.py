@@ -88,9 +88,12 @@ def glue_results(data: Mapping[str, Any], fmt: str = "{:.4g}") -> None:
             text = format_number(value, fmt)
         elif isinstance(value, int):
             text = str(value)
-        elif isinstance(value, list) and len(value) <= 4 and all(
-                isinstance(v, (int, float)) for v in value):
+        elif isinstance(value, list) and len(value) == 2 and all(
+                isinstance(v, (int, float)) for v in value):  # an interval
             text = "–".join(format_number(float(v), fmt) for v in value)
+        elif isinstance(value, list) and 0 < len(value) <= 8 and all(
+                isinstance(v, (int, float)) for v in value):
+            text = ", ".join(format_number(float(v), "{:.2g}") for v in value)
         elif isinstance(value, str):
             text = value
         else:

@@ -17,7 +17,7 @@ from .gh import gh_per_orbit, losvd_by_bin
 from .library import OrbitLibrary
 from .solver import WeightProblem, kin_column, observed_targets
 
-__all__ = ["SweepResult", "check_ml_grid", "ml_grid", "run_sweep"]
+__all__ = ["SweepResult", "check_ml_grid", "ml_grid", "run_sweep", "solve_many"]
 
 
 @dataclass
@@ -133,10 +133,7 @@ def run_sweep(
     if problem is None:
         problem = WeightProblem(library, *observed_targets(kin))
     v, sigma = kin_column(kin, "v"), kin_column(kin, "sigma")
-    if n_jobs is None:
-        n_jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-            os.cpu_count() or 1)
-    n_jobs = max(1, min(int(n_jobs), ml.size))
+    n_jobs = default_jobs(ml.size, n_jobs)
 
     n, no, nb = ml.size, library.n_orbits, library.n_bins
     gh = np.empty((n, no, nb, 4), dtype=np.float32)
@@ -147,16 +144,33 @@ def run_sweep(
     def collect(results) -> None:
         for i, g, c, k, w in results:
             gh[i], chi2[i], kinchi2[i], weights[i] = g, c, k, w
-            bar.update()
 
     t0 = time.perf_counter()
     losvd_by_bin(library)  # build the cached layout once, before any fork
-    bar = tqdm(total=n, desc="M/L sweep", unit="model", disable=not progress)
+    collect(_pool_map(_one, n, state, n_jobs, "M/L sweep", progress))
+    return SweepResult(ml=ml, gh=gh, chi2=chi2, kinchi2=kinchi2, weights=weights,
+                       seconds=time.perf_counter() - t0, n_jobs=n_jobs)
+
+
+def default_jobs(n_tasks: int, n_jobs: int | None = None) -> int:
+    """All usable cores by default, never more workers than tasks."""
+    if n_jobs is None:
+        n_jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+    return max(1, min(int(n_jobs), n_tasks))
+
+
+def _pool_map(func, n: int, state: dict[str, Any], n_jobs: int, desc: str, progress: bool):
+    """Yield ``func(i)`` for i < n, in a fork pool sharing ``state``; with a progress bar."""
+    bar = tqdm(total=n, desc=desc, unit="model", disable=not progress)
     _STATE.clear()
     _STATE.update(state)
     try:
         if n_jobs == 1:
-            collect(map(_one, range(n)))
+            results = map(func, range(n))
+            for r in results:
+                bar.update()
+                yield r
         else:
             if "fork" in mp.get_all_start_methods():
                 ctx, init_state = mp.get_context("fork"), None  # workers inherit _STATE
@@ -164,9 +178,39 @@ def run_sweep(
                 ctx, init_state = mp.get_context("spawn"), state
             with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_init,
                                      initargs=(init_state, 1)) as pool:
-                collect(pool.map(_one, range(n), chunksize=max(1, n // (8 * n_jobs))))
+                for r in pool.map(func, range(n), chunksize=max(1, n // (8 * n_jobs))):
+                    bar.update()
+                    yield r
     finally:
         bar.close()
         _STATE.clear()
-    return SweepResult(ml=ml, gh=gh, chi2=chi2, kinchi2=kinchi2, weights=weights,
-                       seconds=time.perf_counter() - t0, n_jobs=n_jobs)
+
+
+def _solve_one(i: int) -> tuple[int, float, float, np.ndarray]:
+    res = _STATE["problem"].solve(_STATE["gh"][i])
+    return i, res.chi2, res.kinchi2, res.weights
+
+
+def solve_many(problem: WeightProblem, gh: np.ndarray, n_jobs: int | None = None,
+               progress: bool = True, desc: str = "weights") -> tuple[np.ndarray, ...]:
+    """Solve the weights for each of ``gh`` (n, n_orbits, n_bins, 4), e.g. predictions.
+
+    This is the thesis' "modified solver": the same NNLS system as the orbit models, with
+    predicted per-orbit coefficients in place of the library's.
+
+    Returns
+    -------
+    chi2, kinchi2 : (n,); weights : (n, n_orbits).
+    """
+    gh = np.asarray(gh)
+    if gh.ndim != 4:
+        raise ValueError(f"gh must have shape (n_models, n_orbits, n_bins, 4), got {gh.shape}")
+    for g in (gh[0],):
+        problem.check_gh(g)
+    n = gh.shape[0]
+    chi2, kinchi2 = np.empty(n), np.empty(n)
+    weights = np.empty((n, problem.n_orbits))
+    state = {"problem": problem, "gh": gh}
+    for i, c, k, w in _pool_map(_solve_one, n, state, default_jobs(n, n_jobs), desc, progress):
+        chi2[i], kinchi2[i], weights[i] = c, k, w
+    return chi2, kinchi2, weights
