@@ -170,3 +170,124 @@ def test_thin_tube_and_first_launch(model, pot):
     # v_y at DYNAMITE's own launch point matches to 1e-10
     exact = tube_launch(pot, e1, np.hypot(tubes[0, 3], tubes[0, 5]), th1)
     assert exact[4] == pytest.approx(219.29859839, rel=1e-9)
+
+
+def test_energy_conservation_200_periods(pot):
+    """Four of DYNAMITE's start points (inner/outer tube and box) over 200 periods."""
+    from orbitnet.engine.build import EngineConfig
+    from orbitnet.engine.integrate import integrate_orbit
+    from orbitnet.engine.potential import potential_exact
+
+    rows = np.vstack([_begin("begin.dat")[[0, 119]], _begin("beginbox.dat")[[50, 119]]])
+    n = 2000
+    for row in rows:
+        y0, t_end = row[3:9].copy(), 200 * row[10]
+        ts = np.linspace(t_end / n, t_end, n)
+        out = np.empty((n, 6))
+        status, _, _ = integrate_orbit(y0, t_end, ts, EngineConfig.rtol, EngineConfig.rtol,
+                                       t_end / 2e4, 10**7, *pot.args, out)
+        assert status == 0
+        e0 = potential_exact(*y0[:3], pot.sc, pot.mge) - 0.5 * np.sum(y0[3:] ** 2)
+        sel = out[:: n // 40]
+        e = np.array([potential_exact(*s[:3], pot.sc, pot.mge) for s in sel])
+        e -= 0.5 * np.sum(sel[:, 3:] ** 2, axis=1)
+        assert np.abs(e / e0 - 1).max() < 1e-5
+
+
+def test_mge_targets_match_dynamite(model):
+    from orbitnet.engine.inputs import load_inputs
+    from orbitnet.engine.observe import aperture_target, intrinsic_target, observation
+
+    run = paths.dynamite_run_dir() / "datfil"
+    if not (run / "mass_qgrid.dat").is_file():
+        pytest.skip("no DYNAMITE run")
+    inputs = load_inputs()
+    obs = observation(model, inputs)
+    np.testing.assert_allclose(obs.r_edges[1:] / model.arcsec_km,
+                               [1.19639, 1.80726, 2.73003, 4.12397, 6.22963, 9.41044, 14.21535,
+                                21.47361, 32.43788, 9800.09], rtol=5e-6)
+    alpha = np.degrees(np.arctan2(obs.aperture[1], obs.aperture[0]))
+    assert alpha == pytest.approx(35.97852, abs=1e-5)
+    qgrid = np.loadtxt(run / "mass_qgrid.dat", skiprows=1).ravel()
+    np.testing.assert_allclose(intrinsic_target(model, obs.r_edges), qgrid, rtol=1e-6,
+                               atol=1e-12)
+    aper = np.loadtxt(run / "mass_aper.dat", skiprows=1)[:, 1]
+    np.testing.assert_allclose(aperture_target(model, inputs), aper, rtol=1e-9)
+
+
+def test_projected_light_of_mge_points_matches_mass_aper(model):
+    """Points drawn from the deprojected MGE, observed like orbit samples (8 images, PSF,
+    aperture, bins), give the MGE's aperture light (mass_aper) within 2 %."""
+    from orbitnet.engine.inputs import load_inputs
+    from orbitnet.engine.observe import (
+        aperture_target,
+        intrinsic_target,
+        observation,
+        observe_orbit,
+        orbit_seed,
+    )
+
+    inputs = load_inputs()
+    obs = observation(model, inputs)
+    rng = np.random.default_rng(5)
+    n = 600_000
+    j = rng.choice(len(model.mass), n, p=model.mass / model.mstar)
+    pts = np.zeros((n, 6))
+    pts[:, :3] = rng.normal(size=(n, 3)) * (model.sigma[j, None]
+                                           * np.c_[np.ones(6), model.p, model.q][j])
+    losvd, intr = np.zeros((obs.n_vel, obs.n_bins)), np.zeros(obs.n_cells)
+    observe_orbit(pts, 4, orbit_seed(1, 0), obs.proj, obs.aperture, obs.bins, obs.psf_sigma,
+                  obs.psf_cumweight, obs.vel, obs.r_edges, obs.n_theta, obs.n_phi,
+                  1.0 / (8 * n), losvd, intr)
+    light, target = losvd.sum(axis=0), aperture_target(model, inputs)
+    rel = light / target - 1
+    assert abs(light.sum() / target.sum() - 1) < 0.005
+    assert np.sqrt(np.mean(rel**2)) < 0.02
+    big = target > 5e-3
+    assert np.abs(rel[big]).max() < 0.02
+    qt = intrinsic_target(model, obs.r_edges)
+    assert intr.sum() == pytest.approx(1.0, abs=1e-12)
+    assert np.abs(intr[qt > 0.01] / qt[qt > 0.01] - 1).max() < 0.05
+
+
+SMALL = {"n_e": 2, "n_i2": 2, "n_i3": 2, "n_periods": 20, "n_samples": 4000, "n_cross": 40}
+
+
+@pytest.fixture(scope="module")
+def small_library():
+    from orbitnet.engine import build_library
+
+    return build_library(progress=False, n_threads=1, **SMALL)
+
+
+def test_small_library_structure(small_library):
+    lib = small_library
+    assert lib.n_orbits == 24 and lib.n_vel == 267 and lib.n_bins == 152
+    assert lib.source == "engine" and lib.ml_library == 5.0
+    np.testing.assert_array_equal(lib.losvd[1:16:2], lib.losvd[0:16:2, ::-1])
+    np.testing.assert_array_equal(lib.intrinsic_mass[1:16:2], lib.intrinsic_mass[0:16:2])
+    np.testing.assert_allclose(lib.intrinsic_mass.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(lib.aperture_mass, lib.losvd.sum(axis=1))
+    fov = lib.aperture_mass.sum(axis=1)
+    assert np.all(fov <= 1 + 1e-12) and np.all(fov[:8] > 0.999)  # inner energy: all in FoV
+    assert list(lib.orbit_ids[:3, 1:4].tolist()) == [[1, 1, 1], [1, -1, 1], [1, 1, 2]]
+    assert lib.orbit_ids[16, 1] == -1 and lib.is_box[16:].all() and lib.is_flipped[1]
+    assert lib.meta["max_abs_dE_over_E"] < 1e-5 and lib.meta["n_failed"] == 0
+    assert lib.meta["seed"] == 4242 and lib.meta["config"]["n_e"] == 2
+
+
+def test_same_seed_same_library(small_library, tmp_path):
+    from orbitnet.engine import build_library, load_library, save_library
+
+    again = build_library(progress=False, n_threads=2, **SMALL)  # other thread count
+    np.testing.assert_array_equal(again.losvd, small_library.losvd)
+    np.testing.assert_array_equal(again.intrinsic_mass, small_library.intrinsic_mass)
+    other = build_library(progress=False, seed=7, **SMALL)
+    assert not np.array_equal(other.losvd, small_library.losvd)
+    path = save_library(small_library, tmp_path / "lib.h5")
+    back = load_library(path)
+    for name in ("losvd", "intrinsic_mass", "aperture_mass", "orbit_ids", "is_box",
+                 "is_flipped", "twin_index", "aperture_mass_target"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(small_library, name))
+    assert back.meta["config"] == small_library.meta["config"]
+    assert not list(tmp_path.glob("*.tmp"))
