@@ -170,19 +170,23 @@ def observe_orbit(samples, otype, state, proj, ap, bins, psf_sig, psf_cw, vel, r
             xs = proj[0, 0] * px + proj[0, 1] * py + proj[0, 2] * pz
             ys = proj[1, 0] * px + proj[1, 1] * py + proj[1, 2] * pz
             vlos = proj[2, 0] * qx + proj[2, 1] * qy + proj[2, 2] * qz
-            # PSF offset from a Box-Muller pair; the component by its weight
+            # PSF offset: the component by its weight, then a normal pair
             c = 0
             if psf_sig.shape[0] > 1:
                 u = _splitmix(state)
                 while c < psf_sig.shape[0] - 1 and u > psf_cw[c]:
                     c += 1
-            u1 = _splitmix(state)
-            u2 = _splitmix(state)
             s = psf_sig[c]
-            if s > 1.0:
-                rad = s * np.sqrt(-2.0 * np.log(u1))
-                xs += rad * np.cos(2.0 * np.pi * u2)
-                ys += rad * np.sin(2.0 * np.pi * u2)
+            if s > 1.0:  # polar Box-Muller pair
+                while True:
+                    g1 = 2.0 * _splitmix(state) - 1.0
+                    g2 = 2.0 * _splitmix(state) - 1.0
+                    rr = g1 * g1 + g2 * g2
+                    if 0.0 < rr < 1.0:
+                        break
+                fac = s * np.sqrt(-2.0 * np.log(rr) / rr)
+                xs += fac * g1
+                ys += fac * g2
             xa = xs * ca - ys * sa - x0
             ya = xs * sa + ys * ca - y0
             if not (0.0 < xa < lx and 0.0 < ya < ly):
