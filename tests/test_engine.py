@@ -291,3 +291,12 @@ def test_same_seed_same_library(small_library, tmp_path):
         np.testing.assert_array_equal(getattr(back, name), getattr(small_library, name))
     assert back.meta["config"] == small_library.meta["config"]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_cached_library_reuses_matching_file(small_library, tmp_path, monkeypatch):
+    from orbitnet.engine import cached_library, save_library, store
+
+    path = save_library(small_library, tmp_path / "lib.h5")
+    monkeypatch.setattr(store, "build_library", lambda *a, **k: pytest.fail("rebuilt"))
+    lib = cached_library(path, progress=False, **SMALL)
+    np.testing.assert_array_equal(lib.losvd, small_library.losvd)

@@ -1,10 +1,11 @@
 """An embedded orbit-library engine that builds DYNAMITE-like Schwarzschild libraries.
 
-``build_library(...)`` returns an :class:`orbitnet.library.OrbitLibrary`;
-``save_library`` / ``load_library`` store it as HDF5. See ``docs/ENGINE.md`` for the method.
+``build_library(...)`` returns an :class:`orbitnet.library.OrbitLibrary`; ``save_library`` /
+``load_library`` store it as HDF5, and ``cached_library`` builds it once and reuses the file.
+The method follows ``docs/ENGINE.md`` (DYNAMITE 3.0's orbit library, re-implemented).
 """
 
 from .build import EngineConfig, build_library
-from .store import load_library, save_library
+from .store import cached_library, load_library, save_library
 
-__all__ = ["EngineConfig", "build_library", "load_library", "save_library"]
+__all__ = ["EngineConfig", "build_library", "cached_library", "load_library", "save_library"]

@@ -80,7 +80,8 @@ def _run_batch(starts, t_end, kinds, jobs, seed, n_samp, rtol, energy_tol, max_s
         e0 = potential_exact(y0[0], y0[1], y0[2], sc, mge) - 0.5 * (
             y0[3] ** 2 + y0[4] ** 2 + y0[5] ** 2)
         tol = rtol
-        for _attempt in range(2):
+        for attempt in range(2):
+            tol = rtol * 0.1**attempt
             status, n, _ = integrate_orbit(y0, t_end[b], ts, tol, tol, t_end[b] / 2e4,
                                            max_steps, grid, sc, mge, samples)
             de = 0.0
@@ -93,7 +94,6 @@ def _run_batch(starts, t_end, kinds, jobs, seed, n_samp, rtol, energy_tol, max_s
                 de = max(de, abs(e / e0 - 1.0))
             if de < energy_tol and status == 0:
                 break
-            tol *= 0.1
         otype = orbit_class(samples)
         observe_orbit(samples, otype, state, proj, ap, bins, psf_sig, psf_cw, vel, r_edges,
                       n_th, n_ph, weight, losvd[b], intr[b])
@@ -215,8 +215,14 @@ def build_library(config: EngineConfig | None = None, inputs: EngineInputs | Non
     is_flipped = np.r_[np.tile([False, True], n_lib), np.zeros(n_lib, bool)]
     twin = np.r_[np.arange(2 * n_lib) ^ 1, -np.ones(n_lib, int)]
     timings["total_s"] = time.perf_counter() - t0
+    from .. import __version__
+
     meta = {
         "engine": "orbitnet.engine",
+        "orbitnet_version": __version__,
+        "numba_version": nb.__version__,
+        "numpy_version": np.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "config": asdict(cfg),
         "seed": cfg.seed,
         "n_threads": n_threads,

@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 from ..library import OrbitLibrary
+from .build import EngineConfig, build_library
 
 _ARRAYS = ("losvd", "vel_centres", "intrinsic_mass", "aperture_mass", "intrinsic_mass_target",
            "aperture_mass_target", "orbit_ids", "orbit_type", "is_box", "is_flipped")
@@ -75,3 +76,26 @@ def load_library(path: Path | str) -> OrbitLibrary:
     data["is_flipped"] = data["is_flipped"].astype(bool)
     return OrbitLibrary(ml_library=ml, source=source or str(path), meta=meta, twin_index=twin,
                         **data)
+
+
+def cached_library(path: Path | str, config: EngineConfig | None = None, rebuild: bool = False,
+                   **kwargs) -> OrbitLibrary:
+    """Load the library at ``path`` if it was built with the same settings, else build and
+    save it. ``kwargs`` go to :func:`build_library` (config overrides, ``n_threads``,
+    ``progress``)."""
+    from dataclasses import asdict, fields, replace
+
+    names = {f.name for f in fields(EngineConfig)}
+    cfg = replace(config or EngineConfig(), **{k: v for k, v in kwargs.items() if k in names})
+    rest = {k: v for k, v in kwargs.items() if k not in names}
+    path = Path(path)
+    if path.is_file() and not rebuild:
+        try:
+            lib = load_library(path)
+        except (OSError, ValueError, KeyError):
+            lib = None
+        if lib is not None and _jsonable(lib.meta.get("config")) == _jsonable(asdict(cfg)):
+            return lib
+    lib = build_library(cfg, **rest)
+    save_library(lib, path)
+    return lib
