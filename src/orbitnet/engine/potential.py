@@ -4,7 +4,8 @@ The exact MGE potential and forces are 1-D integrals over t in [0, 1] (ENGINE.md
 with Gauss-Legendre quadrature on [0, min(1, 10 sigma_j / r)] (the integrand is below e^-50
 beyond), accurate to ~1e-14. Orbits are integrated with a tabulated MGE force: ln(-a_i/x_i) on
 a grid of (log10 r, c = z^2/r^2, v = y^2/(x^2+y^2)) read with tensor-product cubic Lagrange
-interpolation (mean relative error ~2e-7); the BH and NFW forces are added analytically.
+interpolation (relative error: mean 3e-8, max 1.2e-6 at the default 116 nodes per dex);
+the BH and NFW forces are added analytically.
 """
 
 from __future__ import annotations
