@@ -99,17 +99,41 @@ def load_library(source: str = "auto", orblib_dir: Path | str | None = None,
     if src == "dynamite":
         lib, hashes = load_dynamite_library(orblib_dir)
     else:
-        try:
-            from .engine import library_for_galaxy
-        except ImportError as exc:
-            raise RuntimeError(
-                "orbit_source 'engine' needs orbitnet.engine, which is not available in this "
-                "checkout; use orbit_source='dynamite' with a DYNAMITE run (make data)"
-            ) from exc
         if galaxy is None:
             raise ValueError("the engine needs the galaxy (pass galaxy=...)")
-        lib, hashes = library_for_galaxy(galaxy, progress=progress)
+        lib, hashes = engine_library(galaxy, progress=progress)
     return lib, hashes, src, time.perf_counter() - t0
+
+
+def engine_library(galaxy: Galaxy, progress: bool = True, n_threads: int | None = None,
+                   **overrides) -> tuple[OrbitLibrary, dict[str, str]]:
+    """The embedded engine's library for ``galaxy``, built once and cached on disk.
+
+    The cache file is named by a digest of the engine settings and the galaxy's input files,
+    so a change of either builds a new library. ``overrides`` change engine settings
+    (e.g. ``n_e=10, n_i2=7, n_i3=5``).
+    """
+    import hashlib
+    from dataclasses import asdict, replace
+
+    from .engine import EngineConfig, cached_library
+    from .engine.inputs import from_galaxy
+
+    c = galaxy.constants
+    cfg = replace(EngineConfig(ml=c.ml_library, p=c.p, q=c.q, u=c.u, distance_mpc=c.distance_mpc,
+                               bh_mass=c.bh_mass, bh_soft_arcsec=c.bh_softening_arcsec,
+                               nfw_c=c.nfw_concentration, nfw_f=c.nfw_m200_over_mstar,
+                               n_e=c.n_e, n_i2=c.n_i2, n_i3=c.n_i3, dithering=c.dithering,
+                               logrmin=c.logrmin, logrmax=c.logrmax,
+                               n_periods=float(c.orbital_periods), vel_width=c.vel_hist_width,
+                               n_vel=c.vel_hist_bins), **overrides)
+    inputs = artifacts.input_hashes(galaxy_input_files(galaxy))
+    digest = hashlib.sha256(artifacts.canonical_json({"config": asdict(cfg),
+                                                      "inputs": inputs}).encode()).hexdigest()
+    path = paths.artifacts_dir(galaxy.name) / f"engine_library_{digest[:12]}.h5"
+    lib = cached_library(path, cfg, inputs=from_galaxy(galaxy), progress=progress,
+                         n_threads=n_threads)
+    return lib, {"engine_library": digest}
 
 
 def family_counts(library: OrbitLibrary) -> dict[str, int]:
@@ -260,3 +284,43 @@ def family_table(library: OrbitLibrary):
 
     counts = family_counts(library)
     return Table({"orbits": list(counts), "number": list(counts.values())})
+
+
+def engine_summary(engine_models: Models | None, library: OrbitLibrary | None,
+                   reference: Models | None = None) -> dict[str, Any]:
+    """The ``engine`` block of Chapter 2's results (and the comparison with DYNAMITE)."""
+    keys = ("ml_best", "ml_best_refined", "ml_1sigma", "ml_2sigma", "kinchi2_min",
+            "library_seconds", "n_orbits", "max_abs_dE_over_E")
+    if engine_models is None or library is None:
+        return dict.fromkeys(keys)
+    fit = engine_models.fit
+    timings = library.meta.get("timings", {})
+    out = {
+        "ml_best": fit.ml_best, "ml_best_refined": fit.ml_best_refined,
+        "ml_1sigma": list(fit.ml_1sigma), "ml_2sigma": list(fit.ml_2sigma),
+        "kinchi2_min": fit.chi2_min,
+        "library_seconds": float(timings.get("total_s", np.nan)),
+        "n_orbits": library.n_orbits,
+        "max_abs_dE_over_E": float(library.meta.get("max_abs_dE_over_E", np.nan)),
+    }
+    if reference is not None and reference is not engine_models:
+        out["ml_best_minus_dynamite"] = fit.ml_best - reference.fit.ml_best
+        out["ml_best_refined_minus_dynamite"] = (fit.ml_best_refined
+                                                 - reference.fit.ml_best_refined)
+    return out
+
+
+def engine_side(galaxy: Galaxy, orbit_models_: Models, library: OrbitLibrary, source: str,
+                enabled: bool, ml: np.ndarray, n_jobs: int | None = None, progress: bool = True
+                ) -> tuple[OrbitLibrary | None, Models | None]:
+    """The engine's library and cube: the primary ones when the engine is the source, a
+    second cube beside DYNAMITE's when ``enabled``, else ``(None, None)``."""
+    if source == "engine":
+        return library, orbit_models_
+    if not enabled:
+        return None, None
+    lib, hashes = engine_library(galaxy, progress=progress)
+    path = paths.artifacts_dir(galaxy.name) / "orbit_models_engine.h5"
+    cube = orbit_models(galaxy, lib, hashes, ml=ml, n_jobs=n_jobs, progress=progress,
+                        path=path, source="engine")
+    return lib, cube

@@ -1,7 +1,6 @@
 """The engine's view of the galaxy inputs: MGE, aperture grid, bins, PSF.
 
-Prefers :func:`orbitnet.galaxy.load_galaxy` when that module is available and falls back to a
-small private reader of the same four DYNAMITE files otherwise.
+Read through :func:`orbitnet.galaxy.load_galaxy`, which validates the four DYNAMITE files.
 """
 
 from __future__ import annotations
@@ -35,7 +34,8 @@ class EngineInputs:
         return int(self.bins.max())
 
 
-def _from_galaxy(gal) -> EngineInputs:
+def from_galaxy(gal) -> EngineInputs:
+    """The engine's inputs from a loaded :class:`orbitnet.galaxy.Galaxy`."""
     kin, ap, mge = gal.kinematics, gal.aperture, gal.mge
     return EngineInputs(
         mge_surf=np.asarray(mge.surf, float), mge_sigma=np.asarray(mge.sigma, float),
@@ -47,36 +47,9 @@ def _from_galaxy(gal) -> EngineInputs:
     )
 
 
-def _read_private(d: Path) -> EngineInputs:
-    from astropy.table import Table
-
-    mge = Table.read(d / "mge.ecsv", format="ascii.ecsv")
-    kin = Table.read(d / "gauss_hermite_kins.ecsv", format="ascii.ecsv")
-    psf = kin.meta.get("PSF", {"sigma": [0.0], "weight": [1.0]})
-    rows = [ln.split() for ln in (d / "aperture.dat").read_text().splitlines()[1:] if ln.strip()]
-    tokens = [t for ln in (d / "bins.dat").read_text().splitlines()
-              if not ln.lstrip().startswith("#") for t in ln.split()]
-    bins = np.array(tokens[1:], dtype=int)
-    if bins.size != int(tokens[0]):
-        raise ValueError(f"{d / 'bins.dat'}: expected {tokens[0]} ids, found {bins.size}")
-    return EngineInputs(
-        mge_surf=np.asarray(mge["I"], float), mge_sigma=np.asarray(mge["sigma"], float),
-        mge_q=np.asarray(mge["q"], float), mge_pa_twist=np.asarray(mge["PA_twist"], float),
-        aperture_origin=(float(rows[0][0]), float(rows[0][1])),
-        aperture_size=(float(rows[1][0]), float(rows[1][1])),
-        aperture_angle_deg=float(rows[2][0]),
-        aperture_shape=(int(rows[3][0]), int(rows[3][1])),
-        bins=bins,
-        psf_sigma=np.atleast_1d(np.asarray(psf["sigma"], float)),
-        psf_weight=np.atleast_1d(np.asarray(psf["weight"], float)),
-    )
-
-
 def load_inputs(directory: Path | str | None = None) -> EngineInputs:
     """Read the MGE, aperture, bins and PSF of a galaxy (default ``data/ngc6278/inputs``)."""
     d = Path(directory) if directory is not None else paths.inputs_dir()
-    try:
-        from ..galaxy import load_galaxy
-    except ImportError:
-        return _read_private(d)
-    return _from_galaxy(load_galaxy(d))
+    from ..galaxy import load_galaxy
+
+    return from_galaxy(load_galaxy(d))
