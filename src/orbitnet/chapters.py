@@ -28,6 +28,9 @@ PROFILES = ("quick", "full")
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_galaxy", "The galaxy and its data"),
     Chapter("02_orbit_libraries", "Orbit libraries"),
+    Chapter("03_dcnn", "A deconvolutional emulator", quick={"epochs": 3}),
+    Chapter("04_losses", "First results and the choice of loss",
+            quick={"recipes": ["fast"], "epochs": 3}),
 )
 
 
