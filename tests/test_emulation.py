@@ -1,0 +1,55 @@
+"""The DCNN pipeline on a small slice of the real orbit-model cube (one epoch)."""
+
+import numpy as np
+import pytest
+import refdata
+
+from orbitnet import emulation, models
+
+
+@pytest.fixture(scope="module")
+def small_truth(galaxy, tmp_path_factory):
+    lib = refdata.library()
+    ml = np.round(np.arange(5.6, 6.01, 0.05), 2)
+    path = tmp_path_factory.mktemp("emu") / "orbit_models.h5"
+    truth = models.orbit_models(galaxy, lib, {"lib": "x"}, ml=ml, n_jobs=2, progress=False,
+                                path=path)
+    return truth, models.weight_problem(galaxy, lib)
+
+
+def test_train_or_load_reuses_matching_runs(small_truth, tmp_path):
+    truth, problem = small_truth
+    out = tmp_path / "fast_l1"
+    emu = emulation.train_or_load(truth, problem, "fast", "l1_err", out_dir=out, epochs=1,
+                                  progress=False)
+    stamp = (out / "h1.weights.h5").stat().st_mtime_ns
+    again = emulation.train_or_load(truth, problem, "fast", "l1_err", out_dir=out, epochs=1,
+                                    progress=False)
+    assert (out / "h1.weights.h5").stat().st_mtime_ns == stamp  # loaded, not retrained
+    np.testing.assert_array_equal(emu.predict(truth.ml[:2]), again.predict(truth.ml[:2]))
+    emulation.train_or_load(truth, problem, "fast", "l1_err", out_dir=out, epochs=1,
+                            train_idx=[0, 2, 4, 6, 8], progress=False)
+    assert (out / "h1.weights.h5").stat().st_mtime_ns != stamp  # new training set: retrained
+
+    pred, res = emulation.predict_and_judge(again, truth, problem, tmp_path / "pred.h5",
+                                            n_jobs=1, progress=False)
+    assert pred.gh.shape == truth.gh.shape and pred.kinchi2.shape == truth.ml.shape
+    assert len(res["train_seconds"]) == 4
+    assert res["median_abs_residual_over_err"] > 0
+    assert isinstance(res["inside_model_1sigma"], bool)
+
+
+def test_chapter4_summary_picks_closest(small_truth):
+    truth, _ = small_truth
+    fit = truth.fit
+    base = {"train_seconds": [1.0] * 4, "ml_1sigma": [5.7, 5.9], "ml_2sigma": [5.6, 6.0],
+            "inside_model_1sigma": True, "inside_model_2sigma": True}
+    results = {"fast": {
+        "l1": {**base, "ml_best": 6.0, "ml_best_refined": fit.ml_best_refined + 0.3,
+               "median_abs_residual_over_err": 0.01},
+        "l1_err": {**base, "ml_best": fit.ml_best, "ml_best_refined": fit.ml_best_refined,
+                   "median_abs_residual_over_err": 0.1}}}
+    out = emulation.chapter4_summary(results, truth, 5.8, "fast", "l1_err")
+    assert out["best"]["loss"] == "l1_err"
+    assert out["fast"]["l1"]["ml_best"] == 6.0
+    assert out["truth"]["ml_best"] == fit.ml_best
