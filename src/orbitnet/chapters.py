@@ -31,6 +31,10 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("03_dcnn", "A deconvolutional emulator", quick={"epochs": 3}),
     Chapter("04_losses", "First results and the choice of loss",
             quick={"recipes": ["fast"], "epochs": 3}),
+    Chapter("06_sparse", "How little data?",
+            quick={"steps": [1, 8, 32], "seeds": [0], "epochs": 2}),
+    Chapter("07_maps", "Kinematic maps", quick={"epochs": 2}),
+    Chapter("08_conclusions", "Conclusions"),
 )
 
 

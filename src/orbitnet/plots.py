@@ -360,3 +360,131 @@ def plot_loss_curves(truth, preds: dict, zoom: float = 1.0) -> plt.Figure:
         ax.set_xlim(fit.ml_best - 2 * zoom, fit.ml_best + 2 * zoom)
         ax.set_title(f"{rec} recipe")
     return fig
+
+
+def plot_sparse_curves(study, truth, methods: Sequence[str] | None = None) -> plt.Figure:
+    """Δχ² curves per training-set size, one panel per method (thesis Figs. 6.2–6.3)."""
+    methods = [m for m in (methods or study.results) if m != "rescale"]
+    fit = truth.fit
+    sizes = sorted(study.sets, key=int, reverse=True)
+    cmap = plt.get_cmap("viridis")
+    ncols = min(2, len(methods))
+    nrows = int(np.ceil(len(methods) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 4.2 * nrows),
+                             constrained_layout=True, squeeze=False)
+    for ax, method in zip(axes.flat, methods, strict=False):
+        curves = {"orbit models": (truth.ml, truth.kinchi2, {"color": "k", "lw": 2.5})}
+        for i, n in enumerate(sizes):
+            pred = study.preds[method][n][0]
+            curves[f"{n} models"] = (pred.ml, pred.kinchi2,
+                                     {"color": cmap(i / max(len(sizes) - 1, 1))})
+        plot_delta_chi2(ax, curves, truth.n_kin, band=fit.ml_1sigma, ylim=8 * fit.levels[1])
+        ax.set_xlim(fit.ml_best - 2, fit.ml_best + 2)
+        ax.set_title(method)
+    for ax in list(axes.flat)[len(methods):]:
+        ax.set_visible(False)
+    return fig
+
+
+def plot_sparse_bestfit(study, truth) -> plt.Figure:
+    """Best fit with 1σ and 2σ intervals per set size and method (thesis Fig. 6.4)."""
+    fit = truth.fit
+    methods = list(study.results)
+    sizes = sorted(study.sets, key=int, reverse=True)
+    fig, ax = plt.subplots(figsize=(10, 4.5), constrained_layout=True)
+    ax.axhspan(*fit.ml_1sigma, color="0.8", label="orbit models 1σ")
+    ax.axhspan(*fit.ml_2sigma, color="0.92", label="orbit models 2σ", zorder=0)
+    width = 0.8 / len(methods)
+    for j, method in enumerate(methods):
+        for i, n in enumerate(sizes):
+            r = study.results[method][n]
+            x = i + (j - (len(methods) - 1) / 2) * width
+            lo1, hi1 = (np.nan_to_num(v, nan=b) for v, b in zip(r["ml_1sigma"],
+                                                                 (1.0, 9.0), strict=True))
+            lo2, hi2 = (np.nan_to_num(v, nan=b) for v, b in zip(r["ml_2sigma"],
+                                                                 (1.0, 9.0), strict=True))
+            ax.plot([x, x], [lo2, hi2], color=f"C{j}", lw=1, alpha=0.6)
+            ax.plot([x, x], [lo1, hi1], color=f"C{j}", lw=3)
+            ax.plot(x, r["ml_best"], "o", color=f"C{j}", ms=5,
+                    label=method if i == 0 else None)
+            for b in r.get("ml_best_runs", [])[1:]:
+                ax.plot(x, b, "x", color=f"C{j}", ms=5)
+    ax.set_xticks(range(len(sizes)), [f"{n}" for n in sizes])
+    ax.set_xlabel("number of training models")
+    ax.set_ylabel("best-fit M/L (thick: 1σ, thin: 2σ; x: other seeds)")
+    lo = min(fit.ml_2sigma[0], *(r["ml_best"] for by in study.results.values()
+                                  for r in by.values())) - 0.3
+    hi = max(fit.ml_2sigma[1], *(r["ml_best"] for by in study.results.values()
+                                  for r in by.values())) + 0.3
+    ax.set_ylim(lo, hi)
+    ax.legend(fontsize=8, ncols=3)
+    return fig
+
+
+def plot_sparse_images(study, truth, method: str = "dcnn", coefficient: int = 2,
+                       ml_show: float = 5.0) -> plt.Figure:
+    """The predicted h_l image at ``ml_show`` for each training-set size (thesis Fig. 6.1)."""
+    sizes = sorted(study.sets, key=int, reverse=True)
+    i_show = int(np.argmin(np.abs(truth.ml - ml_show)))
+    imgs = [truth.gh[i_show, ..., coefficient]] + [
+        study.preds[method][n][0].attrs["gh_show"][..., coefficient] for n in sizes]
+    titles = ["orbit model"] + [f"{n} models" for n in sizes]
+    lim = _image_limit(imgs[0])
+    ncols = 4
+    nrows = int(np.ceil(len(imgs) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.0 * nrows), sharex=True,
+                             sharey=True, constrained_layout=True, squeeze=False)
+    for ax, img, title in zip(axes.flat, imgs, titles, strict=False):
+        im = ax.imshow(img, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                       interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+    for ax in list(axes.flat)[len(imgs):]:
+        ax.set_visible(False)
+    fig.colorbar(im, ax=axes, shrink=0.6, format="%.0e")
+    fig.suptitle(f"{GH_NAMES[coefficient]} at M/L = {truth.ml[i_show]:.2f}, {method}")
+    return fig
+
+
+_KIN_LABELS = {"v": ("V [km/s]", "RdBu_r", True), "sigma": ("σ [km/s]", "viridis", False),
+               "h3": ("h3", "RdBu_r", True), "h4": ("h4", "RdBu_r", True)}
+
+
+def plot_kinematic_maps(galaxy: Galaxy, sources: dict, frame: str = "galaxy") -> plt.Figure:
+    """V, σ, h3, h4 (rows) of several sources (columns) on the Voronoi bins, shared scales."""
+    from .maps import plot_bin_map
+
+    names = list(sources)
+    fig, axes = plt.subplots(4, len(names), figsize=(4.3 * len(names), 13),
+                             constrained_layout=True, squeeze=False)
+    for r, q in enumerate(("v", "sigma", "h3", "h4")):
+        label, cmap, sym = _KIN_LABELS[q]
+        vals = np.concatenate([np.asarray(sources[n][q], float) for n in names])
+        vals = vals[np.isfinite(vals)]
+        if sym:
+            lim = float(np.percentile(np.abs(vals), 99)) or 1.0
+            vmin, vmax = -lim, lim
+        else:
+            vmin, vmax = float(np.percentile(vals, 1)), float(np.percentile(vals, 99))
+        for c, n in enumerate(names):
+            plot_bin_map(axes[r, c], galaxy, sources[n][q], frame=frame, cmap=cmap, vmin=vmin,
+                         vmax=vmax, title=f"{n}: {q}", label=label,
+                         colorbar=c == len(names) - 1)
+    return fig
+
+
+def plot_residual_maps(galaxy: Galaxy, pairs: dict, err, frame: str = "galaxy",
+                       lim: float = 3.0) -> plt.Figure:
+    """(a − b)/err maps: rows V, σ, h3, h4; columns the comparisons in ``pairs``."""
+    from .maps import plot_bin_map
+
+    names = list(pairs)
+    fig, axes = plt.subplots(4, len(names), figsize=(4.3 * len(names), 13),
+                             constrained_layout=True, squeeze=False)
+    for r, q in enumerate(("v", "sigma", "h3", "h4")):
+        for c, n in enumerate(names):
+            a, b = pairs[n]
+            resid = (np.asarray(a[q], float) - np.asarray(b[q], float)) / np.asarray(err[q])
+            plot_bin_map(axes[r, c], galaxy, resid, frame=frame, cmap="PuOr_r", vmin=-lim,
+                         vmax=lim, title=f"{n}: {q}", label="residual / error",
+                         colorbar=c == len(names) - 1)
+    return fig
