@@ -106,7 +106,9 @@ def main() -> None:
         rows.append(("`thesis` (batch 2, layered Table B.1 net)", sec, sec * 20))
     per_coeff, total = time_predict(ml, gh)
 
-    cpu = f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}"
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    cpu = (f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
+           f"load average {load} at the end (the cores are shared)")
     lines = [
         HEADER, "",
         f"`benchmarks/bench_dcnn.py` on {source}; {cpu}; Keras {keras.__version__} "

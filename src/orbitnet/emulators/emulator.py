@@ -143,6 +143,7 @@ class Emulator:
         tmp = out / f".{META_FILE}{tag}"
         tmp.write_text(json.dumps(meta, indent=1))
         os.replace(tmp, out / META_FILE)
+        self.meta = meta
         return out
 
     @classmethod

@@ -1,4 +1,27 @@
-"""Training recipes for the DCNN emulator: the thesis' (Table 3.1) and a fast one."""
+"""Training recipes for the DCNN emulator: the thesis' (Table 3.1) and a fast one.
+
+``thesis`` is Table 3.1 read literally: Adam at a constant 0.01, batch 2, 20 epochs and Keras'
+``validation_split=0.1``, which holds out the *last* 10 % of the models -- on the M/L-sorted
+grid M/L 8.25-9, never trained on, so predicting them is extrapolation. Targets are divided by
+their global std. On NGC 6278 (161 models, ``l1_err``) its kinchi2 minimum lands at M/L 7.2
+instead of 5.85.
+
+``fast`` changes three things, each for a reason:
+
+- targets centred per pixel (``"centre"``): the M/L-independent part of each image, up to
+  ~3000 solver errors for h3/h4, is added back exactly; the net (and its sigmoid mask, which
+  multiplies everything) only models the M/L-dependent part, which spans a median 2-12
+  errors over the grid. With ``"std"`` targets a 0.1 % drift of the mask with M/L is already
+  an error of several ``err`` on the brightest pixels, smooth in M/L, which biases chi2(M/L);
+- a shuffled validation split inside the M/L range (a stated deviation from Keras'), so
+  every M/L of the grid range is trained on and the validation loss measures interpolation;
+- batch 8 and a cosine decay of the learning rate from 0.003 to 0 over 40 epochs: fewer,
+  larger steps and no step noise left in the final weights (a constant 0.01 or a higher
+  start moved the minimum by 0.1-0.2).
+
+Measured (l1_err, 2 shared CPU cores): kinchi2 minima 5.80, 5.75, 5.80 for seeds 0, 1, 2
+(orbit models: 5.85, 1 sigma 5.74-5.95), 30-60 s per coefficient with the fused net.
+"""
 
 from __future__ import annotations
 
@@ -86,9 +109,8 @@ THESIS = Recipe(name="thesis", epochs=20, batch_size=2, learning_rate=0.01,
                 schedule="constant", validation_split=0.1, validation="last",
                 normalisation="std")
 
-#: Bigger batches, cosine-decayed learning rate, per-pixel centred targets, a shuffled
-#: validation split inside the M/L range and early stopping on it (see the book for the
-#: measurements behind the choice).
+#: Batch 8, cosine-decayed learning rate from 0.003, per-pixel centred targets, a shuffled
+#: validation split inside the M/L range (see the module docstring for why).
 FAST = Recipe(name="fast", epochs=40, batch_size=8, learning_rate=0.003, schedule="cosine",
               validation_split=0.1, validation="shuffled", patience=None,
               normalisation="centre")
