@@ -255,3 +255,12 @@ def test_train_emulator_checks_inputs(data):
         train_emulator(ml, cube, None, loss="l2_err", progress=False)
     with pytest.raises(ValueError, match="unknown loss"):
         train_emulator(ml, cube, err, loss="mse", progress=False)
+
+
+def test_no_mask_emulator_round_trip(data, tmp_path):
+    ml, cube, err = data
+    emu = train_emulator(ml, cube, err, loss="l2", recipe=TINY.with_(epochs=1),
+                         out_dir=tmp_path, progress=False, mask=False)
+    again = Emulator.load(tmp_path)
+    assert not again.mask
+    np.testing.assert_array_equal(again.predict(ml[:3]), emu.predict(ml[:3]))
