@@ -17,10 +17,12 @@ kernel (20,784 parameters) would give 701,931. The transposed convolutions have 
 (Table B.1 lists none), so everything after the seed grid is linear.
 
 ``fused=True`` computes the linear chain ``UpSampling2D(3, 2) -> Conv2DTranspose(48) -> Dense(1)``
-as one small convolution before up-sampling (:class:`DeconvPixel`). The parameters, the function
-and its gradients are those of the layered net; no 360 x 152 x 48 tensor is formed, which makes
-training and prediction several times faster. Weights move
-between the two forms with :func:`copy_weights`.
+as one small convolution before up-sampling (:class:`PhaseDeconv`). The parameters, the function
+and its gradients are those of the layered net (equal to float rounding, ~1e-6 relative); no
+360 x 152 x 48 tensor is formed, which makes a training epoch 5-10x faster (see
+``benchmarks/README.md``). Weights move between the two forms with :func:`copy_weights`;
+saved weights files use the layered form. Keras' layer summary of the layered net lists the
+layers in the order of Table B.1.
 
 Other image sizes: the seed grid is ``(ceil(n_orbits / 6), ceil(n_bins / 4))`` and the up-sampled
 maps are cropped at the bottom and right to ``(n_orbits, n_bins)`` before the final ``Dense(1)``.
