@@ -25,7 +25,7 @@ from . import artifacts, paths
 from .comparison import judge
 from .emulators.gan import GENERATOR_FILE, GANConfig, TrainedGAN, train_or_load
 from .models import Models
-from .plots import GH_NAMES, _image_limit
+from .plots import GH_NAMES, image_limit
 from .solver import WeightProblem
 
 #: What each variant changes in the base configuration (``cgan_global``: the cGAN with the
@@ -318,7 +318,7 @@ def plot_samples(gans: Mapping[int, TrainedGAN], truth: Models, train_idx: np.nd
         imgs = truth.gh[train_idx, ..., k]
         _, nearest = nearest_residual(samples[:1], imgs, err[:, k])
         panels = [*samples, imgs[nearest[0]]]
-        lim = _image_limit(np.stack(panels))
+        lim = image_limit(np.stack(panels))
         for c, img in enumerate(panels):
             ax = axes[r, c]
             im = ax.imshow(img, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
@@ -350,7 +350,7 @@ def plot_cgan_images(pred: Models, truth: Models, err: np.ndarray, ml_show: floa
     fig, axes = plt.subplots(4, 4, figsize=(13, 9.5), sharex=True, sharey=True,
                              constrained_layout=True)
     for k in range(4):
-        lim = _image_limit(truth.gh[i, ..., k])
+        lim = image_limit(truth.gh[i, ..., k])
         diff = (mean[..., k] - truth.gh[i, ..., k]) / err[None, :, k]
         panels = [(truth.gh[i, ..., k], lim, "RdBu_r"), (mean[..., k], lim, "RdBu_r"),
                   (diff, 3.0, "RdBu_r")]

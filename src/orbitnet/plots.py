@@ -84,7 +84,7 @@ def plot_gh_effects(v0: float = 0.0, sigma: float = 150.0,
 GH_NAMES = ("h1", "h2", "h3", "h4")
 
 
-def _image_limit(images: np.ndarray, percentile: float = 99.5) -> float:
+def image_limit(images: np.ndarray, percentile: float = 99.5) -> float:
     lim = float(np.nanpercentile(np.abs(images), percentile))
     return lim if lim > 0 else 1.0
 
@@ -99,7 +99,7 @@ def plot_gh_images(gh: np.ndarray, n_tube: int | None = None, title: str = "",
                              constrained_layout=True)
     for l_idx, ax in enumerate(axes.flat):
         img = gh[:, :, l_idx]
-        lim = limits[l_idx] if limits is not None else _image_limit(img)
+        lim = limits[l_idx] if limits is not None else image_limit(img)
         im = ax.imshow(img, aspect="auto", cmap=cmap, vmin=-lim, vmax=lim,
                        interpolation="nearest")
         if n_tube is not None:
@@ -122,7 +122,7 @@ def plot_gh_small_multiples(ml: np.ndarray, gh_cube: np.ndarray, ml_show: Sequen
     fig, axes = plt.subplots(4, len(idx), figsize=(2.6 * len(idx) + 1, 9), sharex=True,
                              sharey=True, constrained_layout=True, squeeze=False)
     for l_idx in range(4):
-        lim = _image_limit(gh_cube[idx][..., l_idx])
+        lim = image_limit(gh_cube[idx][..., l_idx])
         for c, i in enumerate(idx):
             ax = axes[l_idx, c]
             im = ax.imshow(gh_cube[i, :, :, l_idx], aspect="auto", cmap=cmap, vmin=-lim,
@@ -289,7 +289,7 @@ def plot_prediction_comparison(truth: np.ndarray, pred: np.ndarray, err: np.ndar
     fig, axes = plt.subplots(4, 3, figsize=(12, 12), sharex=True, sharey=True,
                              constrained_layout=True)
     for l_idx in range(4):
-        lim = _image_limit(truth[..., l_idx])
+        lim = image_limit(truth[..., l_idx])
         resid = (pred[..., l_idx] - truth[..., l_idx]) / err[None, :, l_idx]
         panels = ((truth[..., l_idx], "orbit model", "RdBu_r", lim),
                   (pred[..., l_idx], "prediction", "RdBu_r", lim),
@@ -318,7 +318,7 @@ def plot_mask_ablation(with_mask: dict, without_mask: dict, err: np.ndarray,
                        resid_lim: float = 3.0) -> plt.Figure:
     """Model image, predictions with and without mask, and their residuals / err."""
     truth = with_mask["truth"]
-    lim = _image_limit(truth)
+    lim = image_limit(truth)
     panels = [(truth, f"orbit model ({name})", "RdBu_r", lim),
               (with_mask["image"], "prediction with mask", "RdBu_r", lim),
               (without_mask["image"], "prediction without mask", "RdBu_r", lim),
@@ -429,7 +429,7 @@ def plot_sparse_images(study, truth, method: str = "dcnn", coefficient: int = 2,
     imgs = [truth.gh[i_show, ..., coefficient]] + [
         study.preds[method][n][0].attrs["gh_show"][..., coefficient] for n in sizes]
     titles = ["orbit model"] + [f"{n} models" for n in sizes]
-    lim = _image_limit(imgs[0])
+    lim = image_limit(imgs[0])
     ncols = 4
     nrows = int(np.ceil(len(imgs) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.0 * nrows), sharex=True,
