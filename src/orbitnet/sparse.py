@@ -140,9 +140,11 @@ def summary(study: SparseStudy) -> dict[str, Any]:
             "ml_best_mean", "ml_best_std", "ml_best_runs")
     out: dict[str, Any] = {m: {n: {k: r[k] for k in keep if k in r} for n, r in by.items()}
                            for m, by in study.results.items()}
-    out["smallest"] = {m: {"inside_1sigma": smallest_inside(by, "inside_model_1sigma"),
-                           "inside_2sigma": smallest_inside(by, "inside_model_2sigma")}
-                       for m, by in study.results.items()}
+    # every method gets an entry (None when it was not run), so the prose can always quote it
+    out["smallest"] = {m: {"inside_1sigma": None, "inside_2sigma": None} for m in METHODS}
+    out["smallest"].update({m: {"inside_1sigma": smallest_inside(by, "inside_model_1sigma"),
+                                "inside_2sigma": smallest_inside(by, "inside_model_2sigma")}
+                            for m, by in study.results.items()})
     out["sets"] = {n: {"n_models": int(idx.size), "step": int(idx[1] - idx[0]) if idx.size > 1
                        else 0} for n, idx in study.sets.items()}
     sizes = sorted((int(n) for n in study.sets), reverse=True)
