@@ -91,6 +91,16 @@ def provenance(params: Mapping[str, Any], inputs: Mapping[str, str]) -> dict[str
     }
 
 
+def write_text_atomic(path: Path | str, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file renamed into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
 def write_artifact(path: Path | str, datasets: Mapping[str, Any],
                    params: Mapping[str, Any], inputs: Mapping[str, str],
                    attrs: Mapping[str, Any] | None = None, compression: str | None = None) -> Path:

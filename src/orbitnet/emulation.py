@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,9 +72,7 @@ def train_or_load(truth: Models, problem: WeightProblem, recipe: str = "fast",
         fp_path.unlink()
     emu = train_emulator(truth.ml[idx], truth.gh[idx], err=gh_errors(problem), loss=loss,
                          recipe=rec, out_dir=out, progress=progress, mask=mask)
-    tmp = fp_path.with_name(f".{FINGERPRINT}.{os.getpid()}")
-    tmp.write_text(artifacts.canonical_json(params))
-    os.replace(tmp, fp_path)
+    artifacts.write_text_atomic(fp_path, artifacts.canonical_json(params))
     return emu
 
 

@@ -7,22 +7,17 @@ myst-nb, and later chapters (and the Conclusions) read them back.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from . import paths
-from .artifacts import _jsonable
+from .artifacts import _jsonable, write_text_atomic
 
 
 def write_results(chapter: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """Write ``data`` to ``build/results/<chapter>.json`` atomically and return it as JSON types."""
-    path = paths.results_path(chapter)
-    path.parent.mkdir(parents=True, exist_ok=True)
     clean = _jsonable(dict(data))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(paths.results_path(chapter), json.dumps(clean, indent=2, sort_keys=True) + "\n")
     return clean
 
 

@@ -26,6 +26,7 @@ import h5py
 import keras
 import numpy as np
 
+from ..artifacts import write_text_atomic
 from .dcnn import build_dcnn, copy_weights
 from .losses import LOSSES
 from .recipes import Recipe, get_recipe
@@ -140,9 +141,7 @@ class Emulator:
             "keras": keras.__version__,
             "backend": keras.backend.backend(),
         }
-        tmp = out / f".{META_FILE}{tag}"
-        tmp.write_text(json.dumps(meta, indent=1))
-        os.replace(tmp, out / META_FILE)
+        write_text_atomic(out / META_FILE, json.dumps(meta, indent=1))
         self.meta = meta
         return out
 

@@ -48,7 +48,7 @@ import numpy as np
 from keras import layers, ops
 from tqdm.auto import tqdm
 
-from ..artifacts import canonical_json
+from ..artifacts import canonical_json, write_text_atomic
 from .dcnn import build_dcnn
 
 FORMAT = 1
@@ -350,9 +350,7 @@ class TrainedGAN:
                 "image_shape": list(self.image_shape), "ml_scale": list(self.ml_scale),
                 "history": self.history, "train_seconds": self.seconds,
                 "keras": keras.__version__, "backend": keras.backend.backend()}
-        tmp = out / f".{META_FILE}{tag}"
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, out / META_FILE)
+        write_text_atomic(out / META_FILE, json.dumps(meta))
         self.path = out
         return out
 
