@@ -87,6 +87,27 @@ def _hermite(y0, f0, y1, f1, h, s, out):
 
 
 @nb.njit(cache=True)
+def _accepted_step(y, h, K, ynew, ys, rtol, atol, grid, sc, mge, h_min):
+    """Try steps from ``h`` down until the error estimate accepts one (result in ``ynew``).
+
+    Returns the accepted step and the growth factor for the next one; the factor is -1 when a
+    rejected step shrinks below ``h_min``.
+    """
+    rejected = False
+    while True:
+        err = _step(y, h, K, ynew, ys, rtol, atol, grid, sc, mge)
+        if err < 1.0:
+            fac = 10.0 if err == 0.0 else min(10.0, 0.9 * err ** -0.125)
+            if rejected:
+                fac = min(1.0, fac)
+            return h, fac
+        h *= max(0.2, 0.9 * err ** -0.125)
+        rejected = True
+        if h < h_min:
+            return h, -1.0
+
+
+@nb.njit(cache=True)
 def integrate_orbit(y0, t_end, t_samp, rtol, atol, h0, max_steps, grid, sc, mge, samples):
     """Integrate from y0 (x, v in km, km/s) to t_end, writing the state at the sorted times
     ``t_samp`` into ``samples``. Returns (status, accepted steps, last step)."""
@@ -105,18 +126,10 @@ def integrate_orbit(y0, t_end, t_samp, rtol, atol, h0, max_steps, grid, sc, mge,
             return MAX_STEPS, n, h
         if t + h > t_end:
             h = t_end - t
-        rejected = False
-        while True:
-            err = _step(y, h, K, ynew, ys, rtol, atol, grid, sc, mge)
-            if err < 1.0:
-                fac = 10.0 if err == 0.0 else min(10.0, 0.9 * err ** -0.125)
-                if rejected:
-                    fac = min(1.0, fac)
-                break
-            h *= max(0.2, 0.9 * err ** -0.125)
-            rejected = True
-            if h < 1e-12 * max(t, t_end * 1e-6):
-                return STEP_UNDERFLOW, n, h
+        h, fac = _accepted_step(y, h, K, ynew, ys, rtol, atol, grid, sc, mge,
+                                1e-12 * max(t, t_end * 1e-6))
+        if fac < 0.0:
+            return STEP_UNDERFLOW, n, h
         t1 = t + h
         while isamp < nsamp and t_samp[isamp] <= t1:
             _hermite(y, K[0], ynew, K[_NS], h, (t_samp[isamp] - t) / h, samples[isamp])
@@ -148,16 +161,7 @@ def plane_crossings(y0, n_cross, t_max, rtol, atol, h0, tol, grid, sc, mge):
     h = h0
     nc = 0
     while nc < n_cross and t < t_max:
-        rejected = False
-        while True:
-            err = _step(y, h, K, ynew, ys, rtol, atol, grid, sc, mge)
-            if err < 1.0:
-                fac = 10.0 if err == 0.0 else min(10.0, 0.9 * err ** -0.125)
-                if rejected:
-                    fac = min(1.0, fac)
-                break
-            h *= max(0.2, 0.9 * err ** -0.125)
-            rejected = True
+        h, fac = _accepted_step(y, h, K, ynew, ys, rtol, atol, grid, sc, mge, 0.0)
         if y[1] * ynew[1] < 0.0:
             lo, hi = 0.0, 1.0
             s = 1.0
