@@ -44,7 +44,7 @@ chapter: setup data
 	$(BIN)/orbitnet chapter $(CH) --profile $(PROFILE) $(ARGS)
 
 test: setup data
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 bench: setup data
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

@@ -15,12 +15,12 @@ import time
 
 import numpy as np
 
-from orbitnet import paths
-from orbitnet.dynamite import read_orblib
-from orbitnet.evaluation import summarise
-from orbitnet.gh import gh_per_orbit
-from orbitnet.solver import WeightProblem, observed_targets
-from orbitnet.sweep import ml_grid, run_sweep
+from orbitnet.data import paths
+from orbitnet.fit.chi2 import summarise
+from orbitnet.fit.gh import gh_per_orbit
+from orbitnet.fit.solver import WeightProblem, observed_targets
+from orbitnet.fit.sweep import ml_grid, run_sweep
+from orbitnet.orblib.dynamite import read_orblib
 
 
 def _kinematics() -> dict[str, np.ndarray]:

@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from orbitnet import paths  # noqa: E402
+from orbitnet.data import paths  # noqa: E402
 from orbitnet.emulators import Emulator, Normaliser, build_dcnn, get_recipe  # noqa: E402
 from orbitnet.emulators.training import fit_coefficient  # noqa: E402
 

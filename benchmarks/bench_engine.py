@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from orbitnet import paths
-from orbitnet.engine import build_library, save_library
+from orbitnet.data import paths
+from orbitnet.orblib.engine import build_library, save_library
 
 
 def _minimum(ml: np.ndarray, chi2: np.ndarray) -> tuple[float, float]:
@@ -93,10 +93,10 @@ def aperture_light_check(lib) -> None:
 
 def kinchi2_minimum(lib, label: str) -> None:
     try:
-        from orbitnet.galaxy import load_galaxy
-        from orbitnet.sweep import run_sweep
+        from orbitnet.data.galaxy import load_galaxy
+        from orbitnet.fit.sweep import run_sweep
     except ImportError:
-        print("  (orbitnet.sweep not available: no kinchi2 validation)")
+        print("  (orbitnet.fit.sweep not available: no kinchi2 validation)")
         return
     kin = load_galaxy().kinematics
     grid = np.round(np.arange(4.5, 7.5001, 0.05), 2)
@@ -138,7 +138,7 @@ def main() -> None:
                 print(f"  saved {args.save}")
         kinchi2_minimum(lib, f"engine seed {seed}")
     try:
-        from orbitnet.dynamite import read_orblib
+        from orbitnet.orblib.dynamite import read_orblib
 
         kinchi2_minimum(read_orblib(paths.dynamite_run_dir()), "DYNAMITE")
     except (ImportError, OSError, ValueError) as exc:

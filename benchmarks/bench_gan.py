@@ -18,9 +18,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from orbitnet import paths  # noqa: E402
+from orbitnet.data import paths  # noqa: E402
 from orbitnet.emulators.gan import GANConfig, train_gan  # noqa: E402
-from orbitnet.gan_study import VARIANTS  # noqa: E402
+from orbitnet.studies.gan import VARIANTS  # noqa: E402
 
 CUBE = paths.artifacts_dir() / "orbit_models.h5"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orbitnet import paths
+from orbitnet.data import paths
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +20,7 @@ def inputs_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def galaxy(inputs_dir):
-    from orbitnet.galaxy import load_galaxy
+    from orbitnet.data.galaxy import load_galaxy
 
     return load_galaxy(inputs_dir)
 

@@ -12,9 +12,9 @@ import h5py
 import numpy as np
 import pytest
 
-from orbitnet import paths
-from orbitnet.dynamite import read_orblib
-from orbitnet.library import OrbitLibrary
+from orbitnet.data import paths
+from orbitnet.orblib.dynamite import read_orblib
+from orbitnet.orblib.library import OrbitLibrary
 
 
 def _require() -> None:

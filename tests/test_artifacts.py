@@ -4,17 +4,17 @@ import h5py
 import numpy as np
 import pytest
 
-from orbitnet import artifacts, results
+from orbitnet import store
 
 
 def test_write_read_provenance(tmp_path):
     p = tmp_path / "a" / "x.h5"
     params = {"ml": [1.0, 2.0], "seed": 0}
     inputs = {"f": "abc"}
-    artifacts.write_artifact(p, {"gh": np.ones((2, 3)), "grp/y": np.arange(3)}, params, inputs)
-    data = artifacts.read_artifact(p)
+    store.write_artifact(p, {"gh": np.ones((2, 3)), "grp/y": np.arange(3)}, params, inputs)
+    data = store.read_artifact(p)
     assert np.array_equal(data["gh"], np.ones((2, 3))) and np.array_equal(data["grp/y"], [0, 1, 2])
-    attrs = artifacts.read_attrs(p)
+    attrs = store.read_attrs(p)
     assert json.loads(attrs["parameters"]) == params
     assert json.loads(attrs["input_sha256"]) == inputs
     for key in ("orbitnet_version", "git_commit", "created"):
@@ -30,20 +30,20 @@ def test_freshness_and_recompute(tmp_path):
         calls.append(1)
         return {"y": np.arange(4.0)}
 
-    artifacts.cached(p, {"a": 1}, {"f": "h"}, compute)
-    artifacts.cached(p, {"a": 1}, {"f": "h"}, compute)
+    store.cached(p, {"a": 1}, {"f": "h"}, compute)
+    store.cached(p, {"a": 1}, {"f": "h"}, compute)
     assert len(calls) == 1
-    artifacts.cached(p, {"a": 2}, {"f": "h"}, compute)  # new parameter
-    artifacts.cached(p, {"a": 2}, {"f": "h2"}, compute)  # new input hash
+    store.cached(p, {"a": 2}, {"f": "h"}, compute)  # new parameter
+    store.cached(p, {"a": 2}, {"f": "h2"}, compute)  # new input hash
     assert len(calls) == 3
 
 
 def test_corrupt_artifact_is_recomputed(tmp_path):
     p = tmp_path / "x.h5"
-    artifacts.cached(p, {"a": 1}, {}, lambda: {"y": np.zeros(3)})
+    store.cached(p, {"a": 1}, {}, lambda: {"y": np.zeros(3)})
     p.write_bytes(p.read_bytes()[:100])  # truncate
     with pytest.warns(UserWarning, match="unreadable"):
-        out = artifacts.cached(p, {"a": 1}, {}, lambda: {"y": np.ones(3)})
+        out = store.cached(p, {"a": 1}, {}, lambda: {"y": np.ones(3)})
     assert np.array_equal(out["y"], np.ones(3))
     with h5py.File(p) as h5:
         assert np.array_equal(h5["y"][()], np.ones(3))
@@ -51,30 +51,30 @@ def test_corrupt_artifact_is_recomputed(tmp_path):
 
 def test_interrupted_write_leaves_old_file(tmp_path):
     p = tmp_path / "x.h5"
-    artifacts.write_artifact(p, {"y": np.zeros(2)}, {}, {})
+    store.write_artifact(p, {"y": np.zeros(2)}, {}, {})
 
     class Boom:
         def __array__(self, *a, **k):
             raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError):
-        artifacts.write_artifact(p, {"y": np.ones(2), "z": Boom()}, {}, {})
-    assert np.array_equal(artifacts.read_artifact(p)["y"], np.zeros(2))
+        store.write_artifact(p, {"y": np.ones(2), "z": Boom()}, {}, {})
+    assert np.array_equal(store.read_artifact(p)["y"], np.zeros(2))
     assert [f.name for f in tmp_path.iterdir()] == ["x.h5"]
 
 
 def test_input_hashes(inputs_dir):
-    h = artifacts.input_hashes([inputs_dir / "bins.dat"])
+    h = store.input_hashes([inputs_dir / "bins.dat"])
     assert list(h.values()) == ["149c50e9db1c15150157582432d805d66a72f4234c53768b4d352fc68b4b7c2c"]
 
 
 def test_results_roundtrip_and_format(tmp_path, monkeypatch):
-    monkeypatch.setattr(results.paths, "RESULTS", tmp_path)
-    out = results.write_results("99_test", {"a": np.float64(1.5), "b": {"c": np.arange(2)}})
+    monkeypatch.setattr(store.paths, "RESULTS", tmp_path)
+    out = store.write_results("99_test", {"a": np.float64(1.5), "b": {"c": np.arange(2)}})
     assert out == {"a": 1.5, "b": {"c": [0, 1]}}
-    assert results.load_results("99_test") == out
-    assert results.flatten(out) == {"a": 1.5, "b.c": [0, 1]}
-    assert results.format_number(1.624875e10) == "1.625 × 10¹⁰"
-    assert results.format_number(34.8712) == "34.87"
+    assert store.load_results("99_test") == out
+    assert store.flatten(out) == {"a": 1.5, "b.c": [0, 1]}
+    assert store.format_number(1.624875e10) == "1.625 × 10¹⁰"
+    assert store.format_number(34.8712) == "34.87"
     with pytest.raises(FileNotFoundError, match="orbitnet chapter 98_missing"):
-        results.load_results("98_missing")
+        store.load_results("98_missing")

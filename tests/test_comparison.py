@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import refdata
 
-from orbitnet import comparison, models
 from orbitnet.emulators.baselines import LinearInterpolation
+from orbitnet.fit import cube, solver
+from orbitnet.judge import compare
 
 
 @pytest.fixture(scope="module")
@@ -11,23 +12,23 @@ def truth(galaxy, tmp_path_factory):
     lib = refdata.library()
     ml = np.round(np.arange(5.5, 6.251, 0.05), 2)
     path = tmp_path_factory.mktemp("cmp") / "orbit_models.h5"
-    out = models.orbit_models(galaxy, lib, {"lib": "x"}, ml=ml, n_jobs=2, progress=False,
+    out = cube.orbit_models(galaxy, lib, {"lib": "x"}, ml=ml, n_jobs=2, progress=False,
                               path=path)
-    return lib, out, models.weight_problem(galaxy, lib)
+    return lib, out, cube.weight_problem(galaxy, lib)
 
 
 def test_sparse_sets_sizes():
-    sets = comparison.sparse_sets(161)
+    sets = compare.sparse_sets(161)
     assert list(sets) == ["161", "81", "41", "21", "11", "6", "3"]
     assert sets["3"].tolist() == [0, 64, 128]
     assert sets["11"][-1] == 160
     with pytest.raises(ValueError, match="positive integer"):
-        comparison.sparse_indices(161, 0)
+        compare.sparse_indices(161, 0)
 
 
 def test_gh_errors_are_the_solver_rows(truth):
     lib, _, problem = truth
-    err = comparison.gh_errors(problem)
+    err = solver.gh_errors(problem)
     assert err.shape == (152, 4)
     np.testing.assert_allclose(err, refdata.ref("obs_errors") * lib.aperture_mass_target[:, None])
 
@@ -37,14 +38,14 @@ def test_residual_metric_by_hand():
     pred = np.zeros_like(truth)
     pred[0, 0, 0, 0] = 3.0
     err = np.full((2, 4), 2.0)
-    assert comparison.median_abs_residual_over_err(pred, truth, err) == 0.0
+    assert compare.median_abs_residual_over_err(pred, truth, err) == 0.0
     pred[:] = 1.0
-    assert comparison.median_abs_residual_over_err(pred, truth, err) == 0.5
+    assert compare.median_abs_residual_over_err(pred, truth, err) == 0.5
 
 
 def test_truth_judges_itself_perfectly(truth):
     _, out, problem = truth
-    res = comparison.judge(out, out, comparison.gh_errors(problem))
+    res = compare.judge(out, out, solver.gh_errors(problem))
     assert res["ml_best"] == out.fit.ml_best
     assert res["inside_model_1sigma"] and res["median_abs_residual_over_err"] == 0.0
 
@@ -59,9 +60,9 @@ def test_evaluate_linear_interpolation_and_cache(truth, tmp_path):
         em = LinearInterpolation().fit(out.ml[idx], out.gh[idx])
         return em.predict(out.ml), em.train_seconds
 
-    pred, res = comparison.evaluate(fit_predict, out, problem, tmp_path / "lin.h5",
+    pred, res = compare.evaluate(fit_predict, out, problem, tmp_path / "lin.h5",
                                     {"k": 5}, {}, n_jobs=1, progress=False)
-    again, res2 = comparison.evaluate(fit_predict, out, problem, tmp_path / "lin.h5",
+    again, res2 = compare.evaluate(fit_predict, out, problem, tmp_path / "lin.h5",
                                       {"k": 5}, {}, n_jobs=1, progress=False)
     assert len(calls) == 1 and res == res2
     assert 0 < res["median_abs_residual_over_err"] < 0.05

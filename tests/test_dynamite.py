@@ -10,9 +10,9 @@ import pytest
 import refdata
 from scipy.io import FortranFile
 
-from orbitnet import paths
-from orbitnet.dynamite import read_orblib, velocity_grid
-from orbitnet.library import LibraryError
+from orbitnet.data import paths
+from orbitnet.orblib.dynamite import read_orblib, velocity_grid
+from orbitnet.orblib.library import LibraryError
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 import refdata
 
-from orbitnet import emulation, models
+from orbitnet.emulators import cache
+from orbitnet.fit import cube
+from orbitnet.judge import compare
+from orbitnet.studies import losses
 
 
 @pytest.fixture(scope="module")
@@ -12,26 +15,26 @@ def small_truth(galaxy, tmp_path_factory):
     lib = refdata.library()
     ml = np.round(np.arange(5.6, 6.01, 0.05), 2)
     path = tmp_path_factory.mktemp("emu") / "orbit_models.h5"
-    truth = models.orbit_models(galaxy, lib, {"lib": "x"}, ml=ml, n_jobs=2, progress=False,
+    truth = cube.orbit_models(galaxy, lib, {"lib": "x"}, ml=ml, n_jobs=2, progress=False,
                                 path=path)
-    return truth, models.weight_problem(galaxy, lib)
+    return truth, cube.weight_problem(galaxy, lib)
 
 
 def test_train_or_load_reuses_matching_runs(small_truth, tmp_path):
     truth, problem = small_truth
     out = tmp_path / "fast_l1"
-    emu = emulation.train_or_load(truth, problem, "fast", "l1_err", out_dir=out, epochs=1,
+    emu = cache.train_or_load(truth, problem, "fast", "l1_err", out_dir=out, epochs=1,
                                   progress=False)
     stamp = (out / "h1.weights.h5").stat().st_mtime_ns
-    again = emulation.train_or_load(truth, problem, "fast", "l1_err", out_dir=out, epochs=1,
+    again = cache.train_or_load(truth, problem, "fast", "l1_err", out_dir=out, epochs=1,
                                     progress=False)
     assert (out / "h1.weights.h5").stat().st_mtime_ns == stamp  # loaded, not retrained
     np.testing.assert_array_equal(emu.predict(truth.ml[:2]), again.predict(truth.ml[:2]))
-    emulation.train_or_load(truth, problem, "fast", "l1_err", out_dir=out, epochs=1,
+    cache.train_or_load(truth, problem, "fast", "l1_err", out_dir=out, epochs=1,
                             train_idx=[0, 2, 4, 6, 8], progress=False)
     assert (out / "h1.weights.h5").stat().st_mtime_ns != stamp  # new training set: retrained
 
-    pred, res = emulation.predict_and_judge(again, truth, problem, tmp_path / "pred.h5",
+    pred, res = compare.predict_and_judge(again, truth, problem, tmp_path / "pred.h5",
                                             n_jobs=1, progress=False)
     assert pred.gh.shape == truth.gh.shape and pred.kinchi2.shape == truth.ml.shape
     assert len(res["train_seconds"]) == 4
@@ -49,7 +52,7 @@ def test_chapter4_summary_picks_closest(small_truth):
                "median_abs_residual_over_err": 0.01},
         "l1_err": {**base, "ml_best": fit.ml_best, "ml_best_refined": fit.ml_best_refined,
                    "median_abs_residual_over_err": 0.1}}}
-    out = emulation.chapter4_summary(results, truth, 5.8, "fast", "l1_err")
+    out = losses.chapter4_summary(results, truth, 5.8, "fast", "l1_err")
     assert out["best"]["loss"] == "l1_err"
     assert out["fast"]["l1"]["ml_best"] == 6.0
     assert out["truth"]["ml_best"] == fit.ml_best

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from orbitnet import paths
+from orbitnet.data import paths
 
 if not paths.inputs_dir().is_dir():  # fail loudly, never skip: the data are part of the tests
     raise RuntimeError(f"{paths.inputs_dir()} is missing: run `make data`")
@@ -13,15 +13,15 @@ if not paths.inputs_dir().is_dir():  # fail loudly, never skip: the data are par
 
 @pytest.fixture(scope="module")
 def model():
-    from orbitnet.engine.inputs import load_inputs
-    from orbitnet.engine.mass import mass_model
+    from orbitnet.orblib.engine.inputs import load_inputs
+    from orbitnet.orblib.engine.mass import mass_model
 
     return mass_model(load_inputs())
 
 
 @pytest.fixture(scope="module")
 def pot(model):
-    from orbitnet.engine.potential import make_potential
+    from orbitnet.orblib.engine.potential import make_potential
 
     return make_potential(model)
 
@@ -34,7 +34,7 @@ def _begin(name: str) -> np.ndarray:
 
 
 def test_units_and_viewing_angles(model):
-    from orbitnet.engine import mass
+    from orbitnet.orblib.engine import mass
 
     assert float(mass.G) == pytest.approx(1.32746089776e11, rel=1e-11)
     assert float(mass.PC_KM) == pytest.approx(3.0856775810788e13, rel=1e-13)
@@ -60,7 +60,7 @@ def test_deprojection_masses_nfw(model):
 
 
 def test_energies_on_major_axis(model, pot):
-    from orbitnet.engine.potential import potential_at
+    from orbitnet.orblib.engine.potential import potential_at
 
     radii = 10 ** np.linspace(-0.101275, 1.99123, 6) * model.arcsec_km
     np.testing.assert_allclose(radii / model.arcsec_km,
@@ -76,7 +76,7 @@ def _galpy_accel(model, xyz_arcsec):
     """Cartesian acceleration [km/s^2] of the same mass model summed from galpy potentials."""
     import galpy.potential as gp
 
-    from orbitnet.engine.mass import G
+    from orbitnet.orblib.engine.mass import G
 
     f = model.arcsec_km
     pots = [gp.TriaxialGaussianPotential(amp=G * m / f, sigma=s / f, b=p, c=q, glorder=100)
@@ -98,7 +98,7 @@ def _galpy_accel(model, xyz_arcsec):
 
 
 def test_forces_match_galpy(model, pot):
-    from orbitnet.engine.potential import accel_at
+    from orbitnet.orblib.engine.potential import accel_at
 
     rng = np.random.default_rng(7)
     n = 300
@@ -115,7 +115,7 @@ def test_forces_match_galpy(model, pot):
 
 
 def test_tabulated_force_accuracy(model, pot):
-    from orbitnet.engine.potential import accel_at
+    from orbitnet.orblib.engine.potential import accel_at
 
     rng = np.random.default_rng(3)
     n = 3000
@@ -128,7 +128,7 @@ def test_tabulated_force_accuracy(model, pot):
 
 
 def test_box_starts_and_equipotentials(model, pot):
-    from orbitnet.engine.orbitstart import find_req
+    from orbitnet.orblib.engine.orbitstart import find_req
 
     box = _begin("beginbox.dat")
     f = model.arcsec_km
@@ -144,14 +144,14 @@ def test_box_starts_and_equipotentials(model, pot):
 
 
 def pot_energy(pot, radius: float) -> float:
-    from orbitnet.engine.potential import potential_exact
+    from orbitnet.orblib.engine.potential import potential_exact
 
     return potential_exact(radius, 0.0, 0.0, pot.sc, pot.mge)
 
 
 def test_thin_tube_and_first_launch(model, pot):
     """The thin-tube search at E1, theta = 81 deg, and the launch of tube (1,1,1)."""
-    from orbitnet.engine.orbitstart import find_req, golden_min, tube_launch, tube_width
+    from orbitnet.orblib.engine.orbitstart import find_req, golden_min, tube_launch, tube_width
 
     tubes = _begin("begin.dat")
     f = model.arcsec_km
@@ -176,9 +176,9 @@ def test_thin_tube_and_first_launch(model, pot):
 
 def test_energy_conservation_200_periods(pot):
     """Four of DYNAMITE's start points (inner/outer tube and box) over 200 periods."""
-    from orbitnet.engine.build import EngineConfig
-    from orbitnet.engine.integrate import integrate_orbit
-    from orbitnet.engine.potential import potential_exact
+    from orbitnet.orblib.engine.build import EngineConfig
+    from orbitnet.orblib.engine.integrate import integrate_orbit
+    from orbitnet.orblib.engine.potential import potential_exact
 
     rows = np.vstack([_begin("begin.dat")[[0, 119]], _begin("beginbox.dat")[[50, 119]]])
     n = 2000
@@ -197,8 +197,8 @@ def test_energy_conservation_200_periods(pot):
 
 
 def test_mge_targets_match_dynamite(model):
-    from orbitnet.engine.inputs import load_inputs
-    from orbitnet.engine.observe import aperture_target, intrinsic_target, observation
+    from orbitnet.orblib.engine.inputs import load_inputs
+    from orbitnet.orblib.engine.observe import aperture_target, intrinsic_target, observation
 
     run = paths.dynamite_run_dir() / "datfil"
     if not (run / "mass_qgrid.dat").is_file():
@@ -220,8 +220,8 @@ def test_mge_targets_match_dynamite(model):
 def test_projected_light_of_mge_points_matches_mass_aper(model):
     """Points drawn from the deprojected MGE, observed like orbit samples (8 images, PSF,
     aperture, bins), give the MGE's aperture light (mass_aper) within 2 %."""
-    from orbitnet.engine.inputs import load_inputs
-    from orbitnet.engine.observe import (
+    from orbitnet.orblib.engine.inputs import load_inputs
+    from orbitnet.orblib.engine.observe import (
         aperture_target,
         intrinsic_target,
         observation,
@@ -257,7 +257,7 @@ SMALL = {"n_e": 2, "n_i2": 2, "n_i3": 2, "n_periods": 20, "n_samples": 4000, "n_
 
 @pytest.fixture(scope="module")
 def small_library():
-    from orbitnet.engine import build_library
+    from orbitnet.orblib.engine import build_library
 
     return build_library(progress=False, n_threads=1, **SMALL)
 
@@ -279,7 +279,7 @@ def test_small_library_structure(small_library):
 
 
 def test_same_seed_same_library(small_library, tmp_path):
-    from orbitnet.engine import build_library, load_library, save_library
+    from orbitnet.orblib.engine import build_library, load_library, save_library
 
     again = build_library(progress=False, n_threads=2, **SMALL)  # other thread count
     np.testing.assert_array_equal(again.losvd, small_library.losvd)
@@ -296,7 +296,7 @@ def test_same_seed_same_library(small_library, tmp_path):
 
 
 def test_cached_library_reuses_matching_file(small_library, tmp_path, monkeypatch):
-    from orbitnet.engine import cached_library, save_library, store
+    from orbitnet.orblib.engine import cached_library, save_library, store
 
     path = save_library(small_library, tmp_path / "lib.h5")
     monkeypatch.setattr(store, "build_library", lambda *a, **k: pytest.fail("rebuilt"))

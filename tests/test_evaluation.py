@@ -5,14 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from orbitnet.evaluation import (
-    best_fit,
-    delta_chi2,
-    inside,
-    interval,
-    sigma_levels,
-    summarise,
-)
+from orbitnet.fit.chi2 import best_fit, delta_chi2, inside, interval, sigma_levels, summarise
 
 ML = np.round(np.arange(1.0, 9.0001, 0.05), 10)
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from orbitnet.galaxy import DataError, load_galaxy
+from orbitnet.data.galaxy import DataError, load_galaxy
 
 
 def test_ngc6278_numbers(galaxy):

@@ -20,7 +20,7 @@ from orbitnet.emulators.gan import (  # noqa: E402
     train_gan,
     train_or_load,
 )
-from orbitnet.gan_study import blank_level, nearest_residual  # noqa: E402
+from orbitnet.studies.gan import blank_level, nearest_residual  # noqa: E402
 
 N_ORBITS, N_BINS, N_IMAGES = 12, 8, 10
 TINY = GANConfig(epochs=2, batch_size=2, latent_dim=4, disc_filters=(4, 8), seed=5)

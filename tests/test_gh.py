@@ -9,8 +9,8 @@ import pytest
 import refdata
 from numpy.polynomial import hermite
 
-from orbitnet.gh import gh_basis, gh_per_orbit, hermite_normalised
-from orbitnet.library import LibraryError
+from orbitnet.fit.gh import gh_basis, gh_per_orbit, hermite_normalised
+from orbitnet.orblib.library import LibraryError
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import refdata
 
-from orbitnet import paths
-from orbitnet.gh import gh_basis, gh_per_orbit
-from orbitnet.kinematics import (
+from orbitnet.data import paths
+from orbitnet.figures.plots import gh_losvd
+from orbitnet.fit.gh import gh_basis, gh_per_orbit
+from orbitnet.fit.kinematics import (
     KINEMATIC_NAMES,
     ModelKinematics,
     first_order_kinematics,
@@ -18,8 +19,7 @@ from orbitnet.kinematics import (
     read_nn_kinem,
     residual_stats,
 )
-from orbitnet.library import LibraryError
-from orbitnet.plots import gh_losvd
+from orbitnet.orblib.library import LibraryError
 
 DV = 5.2228344569288385  # the library's velocity bin (km/s)
 VEL = np.arange(-250, 251) * DV  # wider than the library's +-133 bins: no truncated tails

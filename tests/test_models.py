@@ -2,15 +2,18 @@ import numpy as np
 import pytest
 import refdata
 
-from orbitnet import models
+from orbitnet import store
+from orbitnet.data import paths
+from orbitnet.fit import cube
+from orbitnet.studies import libraries
 
 
 @pytest.fixture(scope="module")
 def small(galaxy, tmp_path_factory):
     lib = refdata.library()
-    hashes = models.artifacts.input_hashes(models.library_files(models.paths.dynamite_run_dir()))
+    hashes = store.input_hashes(cube.library_files(paths.dynamite_run_dir()))
     path = tmp_path_factory.mktemp("models") / "orbit_models.h5"
-    out = models.orbit_models(galaxy, lib, hashes, ml=[3.0, 5.0, 7.0], n_jobs=1,
+    out = cube.orbit_models(galaxy, lib, hashes, ml=[3.0, 5.0, 7.0], n_jobs=1,
                               progress=False, path=path)
     return lib, hashes, path, out
 
@@ -33,42 +36,42 @@ def test_cube_matches_dynamite(small):
 def test_cached_until_parameters_change(galaxy, small):
     lib, hashes, path, out = small
     mtime = path.stat().st_mtime_ns
-    again = models.orbit_models(galaxy, lib, hashes, ml=[3.0, 5.0, 7.0], n_jobs=1,
+    again = cube.orbit_models(galaxy, lib, hashes, ml=[3.0, 5.0, 7.0], n_jobs=1,
                                 progress=False, path=path)
     assert path.stat().st_mtime_ns == mtime
     np.testing.assert_array_equal(again.kinchi2, out.kinchi2)
     changed = {**hashes, "datfil/orblib.dat.bz2": "0" * 64}
-    models.orbit_models(galaxy, lib, changed, ml=[3.0, 5.0, 7.0], n_jobs=1, progress=False,
+    cube.orbit_models(galaxy, lib, changed, ml=[3.0, 5.0, 7.0], n_jobs=1, progress=False,
                         path=path)
     assert path.stat().st_mtime_ns != mtime
 
 
 def test_predicted_models_use_the_same_solver(galaxy, small, tmp_path):
     lib, _, _, out = small
-    problem = models.weight_problem(galaxy, lib)
-    pred = models.predicted_models(problem, out.ml, out.gh, tmp_path / "p.h5", {"x": 1}, {},
+    problem = cube.weight_problem(galaxy, lib)
+    pred = cube.predicted_models(problem, out.ml, out.gh, tmp_path / "p.h5", {"x": 1}, {},
                                    n_jobs=2, progress=False)
     np.testing.assert_allclose(pred.kinchi2, out.kinchi2, rtol=1e-6)
-    assert models.read_models(tmp_path / "p.h5").gh.shape == out.gh.shape
+    assert cube.read_models(tmp_path / "p.h5").gh.shape == out.gh.shape
     with pytest.raises(ValueError, match="2 predicted images for 3"):
-        models.predicted_models(problem, out.ml, out.gh[:2], tmp_path / "q.h5", {}, {})
+        cube.predicted_models(problem, out.ml, out.gh[:2], tmp_path / "q.h5", {}, {})
 
 
 def test_bin_mismatch_and_bad_grid(galaxy, small):
     lib, hashes, _, _ = small
     with pytest.raises(ValueError, match="strictly increasing"):
-        models.orbit_models(galaxy, lib, hashes, ml=[5.0, 4.0], progress=False)
+        cube.orbit_models(galaxy, lib, hashes, ml=[5.0, 4.0], progress=False)
     with pytest.raises(ValueError, match="empty"):
-        models.orbit_models(galaxy, lib, hashes, ml=[], progress=False)
+        cube.orbit_models(galaxy, lib, hashes, ml=[], progress=False)
     with pytest.raises(ValueError, match="orbit_source"):
-        models.resolve_source("galpy")
+        cube.resolve_source("galpy")
     with pytest.raises(FileNotFoundError, match="02_orbit_libraries"):
-        models.read_models("/nonexistent/orbit_models.h5")
+        cube.read_models("/nonexistent/orbit_models.h5")
 
 
 def test_family_counts_and_twins(small):
     lib, _, _, out = small
-    counts = models.family_counts(lib)
+    counts = cube.family_counts(lib)
     assert counts["box orbits (dropped from rest)"] == 120 and counts["total"] == 360
-    corr = models.twin_correlation(lib, out.gh[1])
+    corr = libraries.twin_correlation(lib, out.gh[1])
     assert corr[0] < 0 < corr[1]  # mirrored histograms: h1 flips sign, h2 does not

@@ -3,7 +3,8 @@ import json
 import nbformat
 import pytest
 
-from orbitnet import chapters, cli, paths, runner
+from orbitnet.book import cli, registry, runner
+from orbitnet.data import paths
 
 
 def _notebook(path, source_cells):
@@ -23,9 +24,9 @@ def toy_book(tmp_path, monkeypatch):
     _notebook(nbdir / "91_fails.ipynb", ["y = x + 1", "raise ValueError(f'bad value {y}')"])
     monkeypatch.setattr(paths, "NOTEBOOKS", nbdir)
     monkeypatch.setattr(paths, "CHAPTERS_OUT", tmp_path / "out")
-    monkeypatch.setattr(chapters, "CHAPTERS", (
-        chapters.Chapter("90_ok", "ok", quick={"x": 5}),
-        chapters.Chapter("91_fails", "fails"),
+    monkeypatch.setattr(registry, "CHAPTERS", (
+        registry.Chapter("90_ok", "ok", quick={"x": 5}),
+        registry.Chapter("91_fails", "fails"),
     ))
     return tmp_path
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import refdata
 
-from orbitnet.gh import gh_per_orbit
-from orbitnet.solver import WeightProblem, observed_targets
+from orbitnet.fit.gh import gh_per_orbit
+from orbitnet.fit.solver import WeightProblem, observed_targets
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import refdata
 
-from orbitnet import kinmaps, models, sparse
-from orbitnet.kinematics import ModelKinematics
+from orbitnet.fit import cube
+from orbitnet.fit.kinematics import ModelKinematics
+from orbitnet.studies import kinmaps, sparse
 
 
 @pytest.fixture(scope="module")
@@ -11,9 +12,9 @@ def small(galaxy, tmp_path_factory):
     lib = refdata.library()
     ml = np.round(np.arange(5.5, 6.21, 0.05), 2)  # 15 models
     path = tmp_path_factory.mktemp("sparse") / "orbit_models.h5"
-    truth = models.orbit_models(galaxy, lib, {"lib": "x"}, ml=ml, n_jobs=2, progress=False,
+    truth = cube.orbit_models(galaxy, lib, {"lib": "x"}, ml=ml, n_jobs=2, progress=False,
                                 path=path)
-    return truth, models.weight_problem(galaxy, lib)
+    return truth, cube.weight_problem(galaxy, lib)
 
 
 def test_study_with_baselines(small, tmp_path, monkeypatch):

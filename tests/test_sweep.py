@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import refdata
 
-from orbitnet.sweep import check_ml_grid, ml_grid, run_sweep
+from orbitnet.fit.sweep import check_ml_grid, ml_grid, run_sweep
 
 
 def test_default_grid():

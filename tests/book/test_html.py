@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from orbitnet import paths
+from orbitnet.data import paths
 
 REMOTE = re.compile(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)=["'](https?:)?//""", re.I)
 CSS_REMOTE = re.compile(r"""@import\s+(url\()?["']?(https?:)?//|url\(["']?https?://""", re.I)

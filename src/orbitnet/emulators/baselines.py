@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from ..sweep import check_ml_grid
+from orbitnet.fit.sweep import check_ml_grid
 
 
 def check_range(ml: np.ndarray, lo: float, hi: float, allow_extrapolation: bool,

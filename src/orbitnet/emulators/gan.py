@@ -48,8 +48,8 @@ import numpy as np
 from keras import layers, ops
 from tqdm.auto import tqdm
 
-from ..artifacts import canonical_json, write_text_atomic
-from .dcnn import build_dcnn
+from orbitnet.emulators.dcnn import build_dcnn
+from orbitnet.store import canonical_json, write_text_atomic
 
 FORMAT = 1
 META_FILE = "gan.json"

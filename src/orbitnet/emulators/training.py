@@ -10,9 +10,9 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from .dcnn import build_dcnn
-from .losses import GHLoss
-from .recipes import Recipe
+from orbitnet.emulators.dcnn import build_dcnn
+from orbitnet.emulators.losses import GHLoss
+from orbitnet.emulators.recipes import Recipe
 
 
 @dataclass

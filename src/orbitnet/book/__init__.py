@@ -1,0 +1,1 @@
+"""The book machinery: chapter registry and profiles, papermill runner, the command line."""

@@ -1,0 +1,163 @@
+"""Execute chapter notebooks with papermill and build the book with jupyter-book.
+
+Executed notebooks go to ``book/chapters/`` (ignored by git), which the book is built from.
+Parameter names the notebook does not declare are rejected (papermill would inject them
+silently), and a failing cell is printed with its error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orbitnet.book.registry import CHAPTERS, get_chapter
+from orbitnet.data import paths
+
+HIDDEN_TAGS = ("parameters", "injected-parameters")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class ChapterError(RuntimeError):
+    """A chapter could not be run: bad id, bad parameter, or a failing cell."""
+
+
+def parse_value(text: str) -> Any:
+    """Parse a command-line parameter value as YAML (numbers, lists, booleans, strings)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def notebook_path(chapter_id: str) -> Path:
+    get_chapter(chapter_id)
+    path = paths.NOTEBOOKS / f"{chapter_id}.ipynb"
+    if not path.is_file():
+        raise ChapterError(f"chapter {chapter_id} has no notebook at {path}")
+    return path
+
+
+def declared_parameters(chapter_id: str) -> dict[str, Any]:
+    """The parameters a chapter's notebook declares, with their defaults."""
+    import papermill as pm
+
+    info = pm.inspect_notebook(str(notebook_path(chapter_id)))
+    return {name: spec["default"] for name, spec in info.items()}
+
+
+def resolve_parameters(chapter_id: str, profile: str = "full",
+                       overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Profile values, then ``overrides``; every name must be declared by the notebook."""
+    declared = declared_parameters(chapter_id)
+    params = get_chapter(chapter_id).profile(profile)
+    if "profile" in declared:
+        params["profile"] = profile
+    params.update(overrides or {})
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise ChapterError(
+            f"chapter {chapter_id} has no parameter(s) {unknown}; its parameters are "
+            f"{sorted(declared)}"
+        )
+    return params
+
+
+def _tag_hidden(output: Path) -> None:
+    import nbformat
+
+    nb = nbformat.read(output, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if any(t in tags for t in HIDDEN_TAGS) and "hide-cell" not in tags:
+            tags.append("hide-cell")
+    nbformat.write(nb, output)
+
+
+def _failure_message(chapter_id: str, exc: Exception, failed: Path) -> str:
+    import nbformat
+
+    lines = [f"chapter {chapter_id} failed: {type(exc).__name__}"]
+    try:
+        nb = nbformat.read(failed, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    tb = _ANSI.sub("", "\n".join(out.get("traceback", [])))
+                    lines += [f"--- failing cell {i} ---", cell.source,
+                              "--- error ---", tb[-4000:]]
+                    raise StopIteration
+    except StopIteration:
+        pass
+    except Exception:  # noqa: BLE001 - fall back to the exception text
+        lines.append(str(exc)[-4000:])
+    lines.append(f"(the partly executed notebook is {failed})")
+    return "\n".join(lines)
+
+
+def run_chapter(chapter_id: str, profile: str = "full",
+                overrides: Mapping[str, Any] | None = None, progress: bool = True,
+                log=print) -> Path:
+    """Execute ``notebooks/<id>.ipynb`` into ``book/chapters/<id>.ipynb``; return that path."""
+    import papermill as pm
+
+    source = notebook_path(chapter_id)
+    params = resolve_parameters(chapter_id, profile, overrides)
+    paths.CHAPTERS_OUT.mkdir(parents=True, exist_ok=True)
+    final = paths.CHAPTERS_OUT / f"{chapter_id}.ipynb"
+    running = paths.CHAPTERS_OUT / f".{chapter_id}.running.ipynb"
+    failed = paths.CHAPTERS_OUT / f"{chapter_id}.failed.ipynb"
+    env_before = {k: os.environ.get(k) for k in ("ORBITNET_ROOT", "MPLBACKEND")}
+    os.environ["ORBITNET_ROOT"] = str(paths.ROOT)
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    log(f"chapter {chapter_id} ({profile}): parameters {params}")
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(str(source), str(running), parameters=params, cwd=str(paths.ROOT),
+                            kernel_name="python3", progress_bar=progress, log_output=False)
+    except Exception as exc:
+        if running.exists():
+            os.replace(running, failed)
+        raise ChapterError(_failure_message(chapter_id, exc, failed)) from exc
+    finally:
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    _tag_hidden(running)
+    os.replace(running, final)
+    if failed.exists():
+        failed.unlink()
+    log(f"chapter {chapter_id}: done in {time.perf_counter() - t0:.1f} s -> {final}")
+    return final
+
+
+def build_book(log=print) -> Path:
+    """Run jupyter-book on the repository root; return the HTML folder."""
+    exe = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe if exe.exists() else shutil.which("jupyter-book") or "jupyter-book"),
+           "build", str(paths.ROOT)]
+    log("book: " + " ".join(cmd))
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=paths.ROOT)
+    if proc.returncode != 0:
+        raise ChapterError(f"jupyter-book build failed (exit {proc.returncode})")
+    log(f"book: built in {time.perf_counter() - t0:.1f} s -> {paths.HTML / 'index.html'}")
+    return paths.HTML
+
+
+def run_book(profile: str = "full", build: bool = True, log=print) -> Path:
+    """Run every chapter in order, then build the book."""
+    for ch in CHAPTERS:
+        run_chapter(ch.id, profile=profile, log=log)
+    return build_book(log=log) if build else paths.CHAPTERS_OUT

@@ -1,0 +1,1 @@
+"""The galaxy's observations and constants, fetching and checksums, and every path."""

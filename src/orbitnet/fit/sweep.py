@@ -1,0 +1,216 @@
+"""Sweep M/L: GH projection and NNLS weights for every model of a grid, in parallel."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from orbitnet.fit.gh import gh_per_orbit, losvd_by_bin
+from orbitnet.fit.solver import WeightProblem, kin_column, observed_targets
+from orbitnet.orblib.library import OrbitLibrary
+
+__all__ = ["SweepResult", "check_ml_grid", "ml_grid", "run_sweep", "solve_many"]
+
+
+@dataclass
+class SweepResult:
+    """Per-model output of :func:`run_sweep` (models in grid order).
+
+    Attributes
+    ----------
+    ml : (n,) M/L values.
+    gh : (n, n_orbits, n_bins, 4) float32 per-orbit GH coefficients.
+    chi2, kinchi2 : (n,) chi2 over all rows and over the GH rows.
+    weights : (n, n_orbits) NNLS orbit weights.
+    seconds : wall-clock time of the whole sweep.
+    n_jobs : number of worker processes used.
+    """
+
+    ml: np.ndarray
+    gh: np.ndarray
+    chi2: np.ndarray
+    kinchi2: np.ndarray
+    weights: np.ndarray
+    seconds: float
+    n_jobs: int = 1
+
+
+def ml_grid(start: float = 1.0, stop: float = 9.0, step: float = 0.05) -> np.ndarray:
+    """Evenly spaced M/L values ``start, start+step, ..., stop`` (both ends included).
+
+    Values are rounded to 10 decimals so that e.g. ``ml_grid()[80] == 5.0`` exactly.
+    The default gives the 161 models of the thesis (1.00 ... 9.00).
+    """
+    if not (np.isfinite(start) and np.isfinite(stop) and np.isfinite(step)):
+        raise ValueError("ml_grid: start, stop and step must be finite")
+    if step <= 0:
+        raise ValueError(f"ml_grid: step must be positive, got {step}")
+    if start <= 0:
+        raise ValueError(f"ml_grid: start must be positive, got {start}")
+    if stop < start:
+        raise ValueError(f"ml_grid: stop ({stop}) is below start ({start})")
+    n = int(np.floor((stop - start) / step + 1e-9)) + 1
+    return np.round(start + step * np.arange(n), 10)
+
+
+def check_ml_grid(ml: Sequence[float] | np.ndarray, name: str = "ml_grid") -> np.ndarray:
+    """Return ``ml`` as a float array; raise ``ValueError`` naming ``name`` unless it is a
+    non-empty, strictly increasing sequence of positive finite numbers."""
+    arr = np.atleast_1d(np.asarray(ml, dtype=float))
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains non-finite values")
+    if np.any(arr <= 0):
+        raise ValueError(f"{name} must be positive, got min {arr.min()}")
+    if np.any(np.diff(arr) <= 0):
+        i = int(np.argmax(np.diff(arr) <= 0))
+        raise ValueError(
+            f"{name} must be strictly increasing: {name}[{i}]={arr[i]} >= {name}[{i + 1}]="
+            f"{arr[i + 1]}"
+        )
+    return arr
+
+
+# state of the current sweep; worker processes inherit it by fork or get it in _init
+_STATE: dict[str, Any] = {}
+
+
+def _init(state: dict[str, Any] | None, blas_threads: int) -> None:
+    if state is not None:
+        _STATE.clear()
+        _STATE.update(state)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(blas_threads)
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        pass
+
+
+def _one(i: int) -> tuple[int, np.ndarray, float, float, np.ndarray]:
+    lib, prob = _STATE["library"], _STATE["problem"]
+    ml = float(_STATE["ml"][i])
+    gh = gh_per_orbit(lib, _STATE["v"], _STATE["sigma"], ml)
+    res = prob.solve(gh)
+    return i, gh.astype(np.float32), res.chi2, res.kinchi2, res.weights
+
+
+def run_sweep(
+    library: OrbitLibrary,
+    kin: Any,
+    ml_grid: Sequence[float] | np.ndarray,
+    n_jobs: int | None = None,
+    progress: bool = True,
+    problem: WeightProblem | None = None,
+) -> SweepResult:
+    """GH projection and NNLS solve for each M/L of ``ml_grid``.
+
+    Parameters
+    ----------
+    library : orbit library.
+    kin : observed kinematics (attributes ``v, dv, sigma, dsigma, h3, dh3, h4, dh4``).
+    ml_grid : strictly increasing positive M/L values.
+    n_jobs : worker processes (default: all usable cores; 1 runs in this process).
+    progress : show a tqdm progress bar.
+    problem : a prebuilt :class:`WeightProblem` (default: from ``kin`` with default errors).
+
+    Returns
+    -------
+    SweepResult
+    """
+    ml = check_ml_grid(ml_grid, "ml_grid")
+    if problem is None:
+        problem = WeightProblem(library, *observed_targets(kin))
+    v, sigma = kin_column(kin, "v"), kin_column(kin, "sigma")
+    n_jobs = default_jobs(ml.size, n_jobs)
+
+    n, no, nb = ml.size, library.n_orbits, library.n_bins
+    gh = np.empty((n, no, nb, 4), dtype=np.float32)
+    chi2, kinchi2 = np.empty(n), np.empty(n)
+    weights = np.empty((n, no))
+    state = {"library": library, "problem": problem, "v": v, "sigma": sigma, "ml": ml}
+
+    def collect(results) -> None:
+        for i, g, c, k, w in results:
+            gh[i], chi2[i], kinchi2[i], weights[i] = g, c, k, w
+
+    t0 = time.perf_counter()
+    losvd_by_bin(library)  # build the cached layout once, before any fork
+    collect(_pool_map(_one, n, state, n_jobs, "M/L sweep", progress))
+    return SweepResult(ml=ml, gh=gh, chi2=chi2, kinchi2=kinchi2, weights=weights,
+                       seconds=time.perf_counter() - t0, n_jobs=n_jobs)
+
+
+def default_jobs(n_tasks: int, n_jobs: int | None = None) -> int:
+    """All usable cores by default, never more workers than tasks."""
+    if n_jobs is None:
+        n_jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+    return max(1, min(int(n_jobs), n_tasks))
+
+
+def _pool_map(func, n: int, state: dict[str, Any], n_jobs: int, desc: str, progress: bool):
+    """Yield ``func(i)`` for i < n, in a fork pool sharing ``state``; with a progress bar."""
+    bar = tqdm(total=n, desc=desc, unit="model", disable=not progress)
+    _STATE.clear()
+    _STATE.update(state)
+    try:
+        if n_jobs == 1:
+            results = map(func, range(n))
+            for r in results:
+                bar.update()
+                yield r
+        else:
+            if "fork" in mp.get_all_start_methods():
+                ctx, init_state = mp.get_context("fork"), None  # workers inherit _STATE
+            else:  # pragma: no cover - no fork on this platform: ship the state once
+                ctx, init_state = mp.get_context("spawn"), state
+            with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_init,
+                                     initargs=(init_state, 1)) as pool:
+                for r in pool.map(func, range(n), chunksize=max(1, n // (8 * n_jobs))):
+                    bar.update()
+                    yield r
+    finally:
+        bar.close()
+        _STATE.clear()
+
+
+def _solve_one(i: int) -> tuple[int, float, float, np.ndarray]:
+    res = _STATE["problem"].solve(_STATE["gh"][i])
+    return i, res.chi2, res.kinchi2, res.weights
+
+
+def solve_many(problem: WeightProblem, gh: np.ndarray, n_jobs: int | None = None,
+               progress: bool = True, desc: str = "weights") -> tuple[np.ndarray, ...]:
+    """Solve the weights for each of ``gh`` (n, n_orbits, n_bins, 4), e.g. predictions.
+
+    This is the thesis' "modified solver": the same NNLS system as the orbit models, with
+    predicted per-orbit coefficients in place of the library's.
+
+    Returns
+    -------
+    chi2, kinchi2 : (n,); weights : (n, n_orbits).
+    """
+    gh = np.asarray(gh)
+    if gh.ndim != 4:
+        raise ValueError(f"gh must have shape (n_models, n_orbits, n_bins, 4), got {gh.shape}")
+    for g in (gh[0],):
+        problem.check_gh(g)
+    n = gh.shape[0]
+    chi2, kinchi2 = np.empty(n), np.empty(n)
+    weights = np.empty((n, problem.n_orbits))
+    state = {"problem": problem, "gh": gh}
+    for i, c, k, w in _pool_map(_solve_one, n, state, default_jobs(n, n_jobs), desc, progress):
+        chi2[i], kinchi2[i], weights[i] = c, k, w
+    return chi2, kinchi2, weights

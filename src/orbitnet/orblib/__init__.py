@@ -1,0 +1,1 @@
+"""Orbit libraries: the OrbitLibrary container, the DYNAMITE reader, the embedded engine."""

@@ -1,0 +1,1 @@
+"""What each chapter computes and summarises, one module per chapter."""

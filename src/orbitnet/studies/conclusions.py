@@ -1,0 +1,58 @@
+"""The Conclusions page: the thesis' three questions answered from every chapter's results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orbitnet.store import load_results
+
+CHAPTER_RESULTS = ("01_galaxy", "02_orbit_libraries", "03_dcnn", "04_losses", "05_gan",
+                   "06_sparse", "07_maps")
+
+
+def gather(optional: tuple[str, ...] = ("05_gan",)) -> dict[str, dict[str, Any]]:
+    """All chapters' results; a missing required chapter is an error naming it."""
+    out = {}
+    for ch in CHAPTER_RESULTS:
+        try:
+            out[ch] = load_results(ch)
+        except FileNotFoundError:
+            if ch not in optional:
+                raise
+            out[ch] = {}
+    return out
+
+
+def summary(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The numbers the Conclusions quote."""
+    ch2, ch4, ch6 = res["02_orbit_libraries"], res["04_losses"], res["06_sparse"]
+    n_models = ch2["n_models"]
+    best = ch4["best"]
+    per_model = ch2["sweep_seconds"] / n_models
+    train = best["train_seconds_total"]
+    smallest = ch6.get("smallest", {})
+    out = {
+        "truth_ml_best": ch2["ml_best"], "truth_ml_1sigma": ch2["ml_1sigma"],
+        "n_models": n_models,
+        "best_recipe": best["recipe"], "best_loss": best["loss"],
+        "best_ml_best": best["ml_best"], "best_ml_1sigma": best["ml_1sigma"],
+        "best_median_residual": ch4[best["recipe"]][best["loss"]][
+            "median_abs_residual_over_err"],
+        "seconds_per_orbit_model": per_model,
+        "seconds_sweep": ch2["sweep_seconds"],
+        "seconds_solve": ch2["solve_seconds_per_model"],
+        "dynamite_seconds_per_solve": 3.0,
+        "train_seconds": train,
+        "train_over_sweep": train / ch2["sweep_seconds"],
+        "smallest": smallest,
+        "maps_model_pred_v": res["07_maps"]["model_pred"]["v"]["median_abs_over_err"],
+        "maps_model_pred_sigma": res["07_maps"]["model_pred"]["sigma"]["median_abs_over_err"],
+        "maps_obs_model_v": res["07_maps"]["obs_model"]["v"]["median_abs_over_err"],
+    }
+    engine = ch2.get("engine") or {}
+    out["engine_ml_best"] = engine.get("ml_best")
+    out["engine_library_seconds"] = engine.get("library_seconds")
+    gan = res.get("05_gan") or {}
+    cgan = gan.get("cgan") or {}
+    out["cgan_ml_best"] = cgan.get("ml_best")
+    return out

@@ -1,0 +1,396 @@
+"""Chapter 5: GANs on the orbit-model cube, trained once (cached) and judged like every emulator.
+
+Three variants, one network per coefficient each: the thesis' unconditional GAN with the
+mask (``gan``) and without it (``gan_nomask``), and a conditional GAN (``cgan``) whose mean
+image over noise draws at each M/L goes through the Chapter 2 weight solver. Everything lives
+under ``build/artifacts/<galaxy>/gan/``; a rerun with unchanged parameters and inputs reads it
+back instead of training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from orbitnet import store
+from orbitnet.data import paths
+from orbitnet.emulators.gan import GENERATOR_FILE, GANConfig, TrainedGAN, train_or_load
+from orbitnet.fit.cube import Models
+from orbitnet.fit.gh import GH_NAMES
+from orbitnet.fit.solver import WeightProblem
+from orbitnet.judge.compare import judge
+
+#: What each variant changes in the base configuration (``cgan_global``: the cGAN with the
+#: thesis' global image scaling, whatever the base says).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "gan": {"mask": True, "conditional": False},
+    "gan_nomask": {"mask": False, "conditional": False},
+    "cgan": {"mask": True, "conditional": True},
+    "cgan_global": {"mask": True, "conditional": True, "scaling": "global"},
+}
+
+
+def gan_root(galaxy: str = paths.GALAXY) -> Path:
+    return paths.artifacts_dir(galaxy) / "gan"
+
+
+def run_tag(config: GANConfig, train_idx: np.ndarray) -> str:
+    """``seed<seed>-<digest>``: names the training run, so that runs with other settings (the
+    quick profile, say) live beside it instead of replacing it."""
+    text = store.canonical_json({"config": config.to_dict(),
+                                     "models": np.asarray(train_idx).tolist()})
+    return f"seed{config.seed}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def gan_dir(variant: str, tag: str, coefficient: int, galaxy: str = paths.GALAXY) -> Path:
+    """``build/artifacts/<galaxy>/gan/<variant>/<tag>/h<k>`` (``coefficient`` 0..3)."""
+    return gan_root(galaxy) / variant / tag / f"h{coefficient + 1}"
+
+
+def training_set(truth: Models, step: int = 1) -> np.ndarray:
+    """Indices of every ``step``-th orbit model (the last one included)."""
+    idx = np.arange(0, truth.ml.size, int(step))
+    return idx if idx[-1] == truth.ml.size - 1 else np.append(idx, truth.ml.size - 1)
+
+
+def train_variant(variant: str, truth: Models, base: GANConfig, coefficients: Iterable[int],
+                  inputs: Mapping[str, str], train_idx: np.ndarray | None = None,
+                  galaxy: str = paths.GALAXY, progress: bool = True) -> dict[int, TrainedGAN]:
+    """One GAN per coefficient (0..3) of ``variant``, read back when already trained."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
+    cfg = replace(base, **VARIANTS[variant])
+    idx = np.arange(truth.ml.size) if train_idx is None else np.asarray(train_idx)
+    tag = run_tag(cfg, idx)
+    out = {}
+    for k in coefficients:
+        out[k] = train_or_load(gan_dir(variant, tag, k, galaxy), truth.gh[idx, ..., k], cfg,
+                               ml=truth.ml[idx], params={"coefficient": int(k),
+                                                         "models": idx.tolist()},
+                               inputs=inputs, progress=progress,
+                               desc=f"{variant} {GH_NAMES[k]} seed {cfg.seed}")
+    return out
+
+
+def nearest_residual(samples: np.ndarray, images: np.ndarray, err: np.ndarray
+                     ) -> tuple[float, np.ndarray]:
+    """Median |sample − nearest image| / err, and each sample's nearest image (χ² distance).
+
+    ``samples`` (n, n_orbits, n_bins), ``images`` (N, n_orbits, n_bins), ``err`` (n_bins,).
+    """
+    w = 1.0 / np.asarray(err, dtype=np.float64)
+    imgs = np.asarray(images, dtype=np.float32)
+    nearest = np.empty(len(samples), dtype=int)
+    parts = []
+    for i, s in enumerate(samples):
+        d = np.einsum("nob,b->n", (imgs - s[None]) ** 2, w ** 2)
+        nearest[i] = int(np.argmin(d))
+        parts.append((np.abs(s - imgs[nearest[i]]) * w).astype(np.float32).ravel())
+    return float(np.median(np.concatenate(parts))), nearest
+
+
+def blank_level(samples: np.ndarray, images: np.ndarray, err: np.ndarray) -> float:
+    """Median |sample| / err over the pixels that are zero in every training image."""
+    blank = np.all(np.asarray(images) == 0, axis=0)
+    if not blank.any():
+        return float("nan")
+    vals = np.abs(np.asarray(samples)) / np.asarray(err)[None, None]
+    return float(np.median(vals[:, blank]))
+
+
+def reference_residuals(truth: Models, err: np.ndarray, k: int) -> dict[str, float]:
+    """Residuals of trivial predictions for coefficient ``k``: all zeros, and the mean image
+    over the models at every M/L (what a generator ignoring M/L at best achieves)."""
+    y = truth.gh[..., k]
+    e = np.asarray(err)[:, k][None, None]
+    mean = y.mean(axis=0, dtype=np.float64)
+    return {"zero_image": float(np.median(np.abs(y) / e)),
+            "mean_image": float(np.median(np.abs(y - mean[None]) / e))}
+
+
+def judge_unconditional(gans: Mapping[int, TrainedGAN], truth: Models, err: np.ndarray,
+                        train_idx: np.ndarray, n_samples: int = 32, seed: int = 0
+                        ) -> dict[str, dict[str, Any]]:
+    """Per coefficient: seconds, residual to the nearest training image, blank-pixel level."""
+    out = {}
+    for k, gan in gans.items():
+        imgs = truth.gh[train_idx, ..., k]
+        samples = gan.generate(n_samples, seed=seed)
+        res, nearest = nearest_residual(samples, imgs, err[:, k])
+        out[GH_NAMES[k]] = {
+            "train_seconds": gan.seconds,
+            "seconds_per_epoch": float(np.median(gan.history["epoch_seconds"])),
+            "median_abs_residual_over_err": res,
+            "blank_over_err": blank_level(samples, imgs, err[:, k]),
+            "nearest_ml": [float(truth.ml[train_idx][i]) for i in nearest],
+        }
+    return out
+
+
+def _solve_and_judge(path: Path, params: dict, inputs: dict, predict, truth: Models,
+                     problem: WeightProblem, err: np.ndarray, ml_show: float,
+                     n_jobs: int | None, progress: bool, desc: str
+                     ) -> tuple[Models, dict[str, Any]]:
+    """Cached: ``predict()`` → (cube, spread or None); weights solved; judged per coefficient."""
+    from orbitnet.fit.sweep import solve_many
+
+    i_show = int(np.argmin(np.abs(truth.ml - ml_show)))
+    stats: dict[str, Any] = {}
+
+    def compute() -> dict[str, np.ndarray]:
+        gh, spread = predict()
+        chi2, kinchi2, weights = solve_many(problem, gh, n_jobs=n_jobs, progress=progress,
+                                            desc=desc)
+        res = [float(np.median(np.abs(gh[..., k] - truth.gh[..., k]) / err[None, None, :, k]))
+               for k in range(gh.shape[-1])]
+        out = {"ml": truth.ml, "chi2": chi2, "kinchi2": kinchi2, "weights": weights,
+               "gh_show": gh[i_show], "residual": np.asarray(res),
+               "residual_all": np.asarray(_median_all(gh, truth.gh, err))}
+        if spread is not None:
+            out["spread_show"] = spread[i_show]
+            out["spread_over_err"] = np.asarray(
+                [float(np.median(spread[..., k] / err[None, None, :, k]))
+                 for k in range(gh.shape[-1])])
+        return out
+
+    data = store.cached(path, params, inputs, compute, attrs=stats)
+    pred = Models(ml=data["ml"], gh=None, chi2=data["chi2"], kinchi2=data["kinchi2"],
+                  weights=data["weights"], n_kin=truth.n_kin, path=path,
+                  attrs={"gh_show": data["gh_show"], "spread_show": data.get("spread_show")})
+    result = judge(pred, truth, residual=float(data["residual_all"]))
+    for k, name in enumerate(GH_NAMES):
+        result[name] = {"median_abs_residual_over_err": float(data["residual"][k])}
+        if "spread_over_err" in data:
+            result[name]["spread_over_err"] = float(data["spread_over_err"][k])
+    return pred, result
+
+
+def _median_all(pred: np.ndarray, truth: np.ndarray, err: np.ndarray) -> float:
+    from orbitnet.judge.compare import median_abs_residual_over_err
+
+    return median_abs_residual_over_err(pred, truth, err)
+
+
+def cgan_models(gans: Mapping[int, TrainedGAN], truth: Models, problem: WeightProblem,
+                err: np.ndarray, n_draws: int = 16, seed: int = 0, ml_show: float = 5.0,
+                galaxy: str = paths.GALAXY, n_jobs: int | None = None, progress: bool = True
+                ) -> tuple[Models, dict[str, Any]]:
+    """The conditional GANs' mean image at every orbit-model M/L, solved and judged.
+
+    Cached in ``gan/cgan_<run tag>_models.h5``, keyed by the generators' weight files.
+    """
+    ks = sorted(gans)
+    if ks != [0, 1, 2, 3]:
+        raise ValueError("the weight solver needs all four coefficients")
+    if any(gans[k].path is None for k in ks):
+        raise ValueError("the cGANs must be saved (train_variant does) to key the cache")
+    inputs = store.input_hashes([gans[k].path / GENERATOR_FILE for k in ks])
+    params = {"n_draws": int(n_draws), "seed": int(seed), "ml": truth.ml, "ml_show": ml_show}
+    t_gen: dict[str, float] = {}
+
+    def predict() -> tuple[np.ndarray, np.ndarray]:
+        t0 = time.perf_counter()
+        gh = np.empty_like(truth.gh, dtype=np.float32)
+        spread = np.empty_like(gh)
+        for k in ks:
+            gh[..., k], spread[..., k] = gans[k].conditional_mean(truth.ml, n_draws, seed)
+        t_gen["generate_seconds"] = time.perf_counter() - t0
+        return gh, spread
+
+    path = gan_root(galaxy) / f"cgan_{gans[0].path.parent.name}_models.h5"
+    pred, result = _solve_and_judge(path, params, inputs, predict, truth, problem, err,
+                                    ml_show, n_jobs, progress, "cGAN weights")
+    for k in ks:
+        result[GH_NAMES[k]]["train_seconds"] = gans[k].seconds
+        result[GH_NAMES[k]]["seconds_per_epoch"] = float(
+            np.median(gans[k].history["epoch_seconds"]))
+    return pred, result
+
+
+def _find_dcnn(galaxy: str, recipe: str, loss: str) -> Path | None:
+    """A stored DCNN emulator (``dcnn/<recipe>/<loss>/emulator.json``) if there is one."""
+    d = paths.artifacts_dir(galaxy) / "dcnn" / recipe / loss
+    return d if (d / "emulator.json").is_file() else None
+
+
+def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray,
+                inputs: Mapping[str, str], recipe: str = "fast", loss: str = "l1_err",
+                epochs: int | None = None, ml_show: float = 5.0, galaxy: str = paths.GALAXY,
+                n_jobs: int | None = None, progress: bool = True
+                ) -> tuple[Models, dict[str, Any]]:
+    """The DCNN's prediction for comparison: the emulator of the DCNN chapter if stored,
+    else one trained here with ``train_emulator(recipe, loss)`` (cached under ``gan/``)."""
+    from orbitnet.emulators import Emulator, get_recipe, train_emulator
+
+    rec = get_recipe(recipe, **({"epochs": int(epochs)} if epochs else {}))
+    found = None if epochs else _find_dcnn(galaxy, recipe, loss)
+    if found is None:
+        digest = hashlib.sha256(store.canonical_json(
+            {"recipe": rec.to_dict(), "loss": loss, "inputs": dict(inputs)}).encode()).hexdigest()
+        found = gan_root(galaxy) / f"dcnn_{recipe}_{loss}_{digest[:12]}"
+        if not (found / "emulator.json").is_file():
+            train_emulator(truth.ml, truth.gh, err=err, loss=loss, recipe=rec, out_dir=found,
+                           progress=progress)
+        source = "trained for this chapter"
+    else:
+        source = f"stored by the DCNN chapter ({found.relative_to(paths.ROOT)})"
+    emu = Emulator.load(found)
+    files = [found / n for n in emu.meta["weights"]]
+    label = found.name if found.name.startswith("dcnn_") else f"dcnn_{recipe}_{loss}"
+    path = gan_root(galaxy) / f"{label}_models.h5"
+    params = {"ml": truth.ml, "ml_show": ml_show, "dir": str(found)}
+
+    def predict() -> tuple[np.ndarray, None]:
+        return emu.predict(truth.ml, allow_extrapolation=True), None
+
+    pred, result = _solve_and_judge(path, params, store.input_hashes(files), predict, truth,
+                                    problem, err, ml_show, n_jobs, progress, "DCNN weights")
+    result["source"] = source
+    result["recipe"] = emu.meta.get("recipe", {}).get("name", recipe)
+    result["epochs"] = int(emu.meta.get("recipe", {}).get("epochs", 0))
+    result["train_seconds"] = float(sum(emu.meta.get("train_seconds", {}).values()))
+    return pred, result
+
+
+def seed_spread(variant: str, truth: Models, base: GANConfig, seeds: Sequence[int],
+                coefficient: int, err: np.ndarray, inputs: Mapping[str, str],
+                train_idx: np.ndarray, n_samples: int = 32, n_draws: int = 16,
+                galaxy: str = paths.GALAXY, progress: bool = True) -> dict[str, Any]:
+    """Residual of ``variant`` on one coefficient for each seed (GAN: to the nearest training
+    image; cGAN: mean image against the model at the same M/L, on every M/L)."""
+    k = int(coefficient)
+    res, secs = [], []
+    for s in seeds:
+        gan = train_variant(variant, truth, replace(base, seed=int(s)), [k], inputs, train_idx,
+                            galaxy, progress)[k]
+        secs.append(gan.seconds)
+        if VARIANTS[variant]["conditional"]:
+            mean, _ = gan.conditional_mean(truth.ml, n_draws, seed=0)
+            res.append(float(np.median(np.abs(mean - truth.gh[..., k]) / err[None, None, :, k])))
+        else:
+            samples = gan.generate(n_samples, seed=0)
+            res.append(nearest_residual(samples, truth.gh[train_idx, ..., k], err[:, k])[0])
+    return {"coefficient": GH_NAMES[k], "seeds": [int(s) for s in seeds],
+            "median_abs_residual_over_err": res,
+            "min": float(np.min(res)), "max": float(np.max(res)),
+            "mean": float(np.mean(res)), "std": float(np.std(res)),
+            "train_seconds": secs}
+
+
+def residual_table(results: Mapping[str, Mapping[str, Any]], key: str
+                   = "median_abs_residual_over_err"):
+    """Rows h1..h4, one column per variant: ``results[variant][h<k>][key]``."""
+    from astropy.table import Table
+
+    cols = {"coefficient": list(GH_NAMES)}
+    for name, res in results.items():
+        cols[name] = [round(float(res[h][key]), 3) if h in res and key in res[h] else np.nan
+                      for h in GH_NAMES]
+    return Table(cols)
+
+
+def _where(fit_best: float, band: Sequence[float], name: str) -> str:
+    from orbitnet.fit.chi2 import inside
+
+    return f"inside {name}" if inside(tuple(band), fit_best) else f"outside {name}"
+
+
+def last_epoch_losses(gans: Mapping[int, TrainedGAN]) -> dict[str, float]:
+    """Mean generator and discriminator loss over the last epoch, all coefficients."""
+    out = {}
+    for key in ("g_loss", "d_loss"):
+        vals = []
+        for gan in gans.values():
+            h = gan.history
+            steps = len(h[key]) // max(len(h["epoch_seconds"]), 1)
+            vals.extend(h[key][-steps:])
+        out[f"{key[0]}_loss_last"] = float(np.mean(vals))
+    return out
+
+
+def machine() -> str:
+    """What trained the networks, for the prose: backend, device, CPU count."""
+    gpus = []
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+    device = f"{len(gpus)} GPU" if gpus else "CPU only"
+    return f"Keras on {keras.backend.backend()}, {device}, {os.cpu_count()} CPU cores"
+
+
+def summary(config: Mapping[str, Any], unconditional: Mapping[str, Mapping[str, Any]],
+            cgan: Mapping[str, Any], dcnn: Mapping[str, Any], truth: Models, err: np.ndarray,
+            seeds: Mapping[str, Any], train_idx: np.ndarray,
+            gans: Mapping[str, Mapping[int, TrainedGAN]] | None = None,
+            extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Chapter 5's numbers (``build/results/05_gan.json``)."""
+    fit = truth.fit
+    out: dict[str, Any] = {
+        "config": dict(config), "n_train": int(len(train_idx)), "n_models": int(truth.ml.size),
+        "ml_range": [float(truth.ml[0]), float(truth.ml[-1])], "machine": machine(),
+        "models": {"ml_best": fit.ml_best, "ml_best_refined": fit.ml_best_refined,
+                   "ml_1sigma": list(fit.ml_1sigma), "ml_2sigma": list(fit.ml_2sigma),
+                   "kinchi2_min": fit.chi2_min},
+        "reference": {GH_NAMES[k]: reference_residuals(truth, err, k) for k in range(4)},
+        "seeds": dict(seeds), **dict(extra or {}),
+    }
+    for name, res in {**unconditional, "cgan": cgan}.items():
+        block = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in res.items()}
+        per = [block[h] for h in GH_NAMES if h in block]
+        for h in GH_NAMES:
+            if h in block and "nearest_ml" in block[h]:
+                near = block[h].pop("nearest_ml")
+                block[h]["distinct_nearest"] = len(set(near))
+                block[h]["nearest_ml_range"] = [min(near), max(near)]
+        if per:
+            res_k = [p["median_abs_residual_over_err"] for p in per]
+            secs = [p["train_seconds"] for p in per]
+            block["residual_range"] = [min(res_k), max(res_k)]
+            block["train_seconds_total"] = float(sum(secs))
+            block["train_seconds_range"] = [min(secs), max(secs)]
+            block["seconds_per_epoch"] = float(np.median([p["seconds_per_epoch"] for p in per]))
+        if gans is not None and name in gans:
+            block.update(last_epoch_losses(gans[name]))
+        for ref in ("zero_image", "mean_image"):
+            worse = sum(block[h]["median_abs_residual_over_err"] > out["reference"][h][ref]
+                        for h in GH_NAMES if h in block)
+            block[f"worse_than_{ref.removesuffix('_image')}s"] = f"{worse} of {len(per)}"
+        out[name] = block
+    for name, block in (("cgan", out["cgan"]), ("dcnn", dict(dcnn))):
+        block["ml_best_minus_models"] = block["ml_best"] - fit.ml_best
+        block["vs_models_1sigma"] = _where(block["ml_best"], fit.ml_1sigma,
+                                           "the orbit models' 1σ interval")
+        block["vs_models_2sigma"] = _where(block["ml_best"], fit.ml_2sigma,
+                                           "the orbit models' 2σ interval")
+        block["kinchi2_min_over_models"] = block["kinchi2_min"] / fit.chi2_min
+        out[name] = block
+    out["cgan"]["residual_over_dcnn"] = (out["cgan"]["median_abs_residual_over_err"]
+                                         / out["dcnn"]["median_abs_residual_over_err"])
+    return out
+
+
+def ml_table(summary: Mapping[str, Any]):
+    """Best fit, intervals and χ² minimum of the orbit models, the DCNN and the cGAN."""
+    from astropy.table import Table
+
+    rows = {"orbit models": summary["models"], "DCNN": summary["dcnn"],
+            "cGAN": summary["cgan"]}
+
+    def fmt(band) -> str:
+        return "–".join("open" if v is None or not np.isfinite(v) else f"{v:.3f}" for v in band)
+
+    return Table({"": list(rows),
+                  "best M/L": [r["ml_best"] for r in rows.values()],
+                  "parabola": [round(r["ml_best_refined"], 3) for r in rows.values()],
+                  "1σ": [fmt(r["ml_1sigma"]) for r in rows.values()],
+                  "2σ": [fmt(r["ml_2sigma"]) for r in rows.values()],
+                  "min kinchi2": [round(r["kinchi2_min"], 1) for r in rows.values()]})

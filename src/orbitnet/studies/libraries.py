@@ -1,0 +1,118 @@
+"""Chapter 2: orbit libraries — timings, summaries and the engine beside DYNAMITE."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from orbitnet.data import paths
+from orbitnet.data.galaxy import Galaxy
+from orbitnet.fit.cube import Models, engine_library, family_counts, orbit_models, weight_problem
+from orbitnet.orblib.library import OrbitLibrary
+
+
+def time_chain(galaxy: Galaxy, library: OrbitLibrary, ml: float = 5.0,
+               repeat: int = 10) -> dict[str, float]:
+    """Mean seconds of one GH projection and of one weight solve (``repeat`` runs each)."""
+    from orbitnet.fit.gh import gh_per_orbit
+
+    k = galaxy.kinematics
+    gh_per_orbit(library, k.v, k.sigma, ml)  # first call builds a cached layout
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        gh = gh_per_orbit(library, k.v, k.sigma, ml)
+    t_gh = (time.perf_counter() - t0) / repeat
+    problem = weight_problem(galaxy, library)
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        problem.solve(gh)
+    t_solve = (time.perf_counter() - t0) / repeat
+    return {"gh_seconds": t_gh, "solve_seconds_per_model": t_solve}
+
+
+def summary(orbit_models: Models, library: OrbitLibrary, source: str, read_seconds: float,
+            timing: dict[str, float], ml_show: float) -> dict[str, Any]:
+    """Chapter 2's headline numbers (``build/results/02_orbit_libraries.json``)."""
+    fit, fit_chi2 = orbit_models.fit, orbit_models.fit_chi2
+    i_show = int(np.argmin(np.abs(orbit_models.ml - ml_show)))
+    gh = orbit_models.gh[i_show]
+    return {
+        "source": source,
+        "ml_best": fit.ml_best, "ml_best_refined": fit.ml_best_refined,
+        "ml_1sigma": list(fit.ml_1sigma), "ml_2sigma": list(fit.ml_2sigma),
+        "kinchi2_min": fit.chi2_min,
+        "chi2": {"ml_best": fit_chi2.ml_best, "ml_best_refined": fit_chi2.ml_best_refined,
+                 "ml_1sigma": list(fit_chi2.ml_1sigma), "ml_2sigma": list(fit_chi2.ml_2sigma),
+                 "chi2_min": fit_chi2.chi2_min},
+        "level_1sigma": fit.levels[0], "level_2sigma": fit.levels[1], "n_kin": fit.n_kin,
+        "solve_seconds_per_model": timing["solve_seconds_per_model"],
+        "gh_seconds": timing["gh_seconds"], "read_seconds": read_seconds,
+        "sweep_seconds": float(orbit_models.attrs.get("sweep_seconds", np.nan)),
+        "n_models": int(orbit_models.ml.size), "n_orbits": library.n_orbits,
+        "n_tube": library.n_tube, "n_bins": library.n_bins, "n_vel": library.n_vel,
+        "ml_library": library.ml_library, "ml_first": float(orbit_models.ml[0]),
+        "ml_last": float(orbit_models.ml[-1]), "ml_show_value": float(orbit_models.ml[i_show]),
+        "zero_fraction": float(np.mean(gh == 0)),
+        "twin_correlation": twin_correlation(library, gh),
+    }
+
+
+def twin_correlation(library: OrbitLibrary, gh: np.ndarray) -> list[float]:
+    """Correlation of each coefficient between tube orbits and their flipped twins."""
+    if library.twin_index is None:
+        return []
+    parents = np.flatnonzero(~library.is_box & ~library.is_flipped)
+    twins = library.twin_index[parents]
+    return [float(np.corrcoef(gh[parents, :, k].ravel(), gh[twins, :, k].ravel())[0, 1])
+            for k in range(gh.shape[-1])]
+
+
+def family_table(library: OrbitLibrary):
+    """:func:`family_counts` as a two-column astropy Table."""
+    from astropy.table import Table
+
+    counts = family_counts(library)
+    return Table({"orbits": list(counts), "number": list(counts.values())})
+
+
+def engine_summary(engine_models: Models | None, library: OrbitLibrary | None,
+                   reference: Models | None = None) -> dict[str, Any]:
+    """The ``engine`` block of Chapter 2's results (and the comparison with DYNAMITE)."""
+    keys = ("ml_best", "ml_best_refined", "ml_1sigma", "ml_2sigma", "kinchi2_min",
+            "library_seconds", "n_orbits", "max_abs_dE_over_E")
+    if engine_models is None or library is None:
+        return dict.fromkeys(keys)
+    fit = engine_models.fit
+    timings = library.meta.get("timings", {})
+    out = {
+        "ml_best": fit.ml_best, "ml_best_refined": fit.ml_best_refined,
+        "ml_1sigma": list(fit.ml_1sigma), "ml_2sigma": list(fit.ml_2sigma),
+        "kinchi2_min": fit.chi2_min,
+        "library_seconds": float(timings.get("total_s", np.nan)),
+        "n_orbits": library.n_orbits,
+        "max_abs_dE_over_E": float(library.meta.get("max_abs_dE_over_E", np.nan)),
+    }
+    if reference is not None and reference is not engine_models:
+        out["ml_best_minus_dynamite"] = fit.ml_best - reference.fit.ml_best
+        out["ml_best_refined_minus_dynamite"] = (fit.ml_best_refined
+                                                 - reference.fit.ml_best_refined)
+    return out
+
+
+def engine_side(galaxy: Galaxy, orbit_models_: Models, library: OrbitLibrary, source: str,
+                enabled: bool, ml: np.ndarray, n_jobs: int | None = None, progress: bool = True
+                ) -> tuple[OrbitLibrary | None, Models | None]:
+    """The engine's library and cube: the primary ones when the engine is the source, a
+    second cube beside DYNAMITE's when ``enabled``, else ``(None, None)``."""
+    if source == "engine":
+        return library, orbit_models_
+    if not enabled:
+        return None, None
+    lib, hashes = engine_library(galaxy, progress=progress)
+    path = paths.artifacts_dir(galaxy.name) / "orbit_models_engine.h5"
+    cube = orbit_models(galaxy, lib, hashes, ml=ml, n_jobs=n_jobs, progress=progress,
+                        path=path, source="engine")
+    return lib, cube
+
