@@ -50,7 +50,8 @@ bench: setup data
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks notebooks
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m orbitnet.book.notebooks lint   # the notebooks' code cells, through jupytext
 
 clean:
 	rm -rf build _build book/chapters

@@ -6,22 +6,28 @@ import pytest
 from orbitnet.book import cli, registry, runner
 from orbitnet.data import paths
 
+FRONT = """---
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
+
 
 def _notebook(path, source_cells):
-    nb = nbformat.v4.new_notebook()
-    p = nbformat.v4.new_code_cell("x = 1\nname = 'a'")
-    p.metadata["tags"] = ["parameters"]
-    nb.cells = [p] + [nbformat.v4.new_code_cell(s) for s in source_cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
+    """A MyST Markdown notebook: a parameters cell, then the given code cells."""
+    cells = ["```{code-cell}\n:tags: [parameters]\n\nx = 1\nname = 'a'\n```"]
+    cells += [f"```{{code-cell}}\n{s}\n```" for s in source_cells]
+    path.write_text(FRONT + "\n# A toy chapter\n\n" + "\n\n".join(cells) + "\n")
 
 
 @pytest.fixture
 def toy_book(tmp_path, monkeypatch):
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
-    _notebook(nbdir / "90_ok.ipynb", ["y = x * 2\nprint(name, y)"])
-    _notebook(nbdir / "91_fails.ipynb", ["y = x + 1", "raise ValueError(f'bad value {y}')"])
+    _notebook(nbdir / "90_ok.md", ["y = x * 2\nprint(name, y)"])
+    _notebook(nbdir / "91_fails.md", ["y = x + 1", "raise ValueError(f'bad value {y}')"])
     monkeypatch.setattr(paths, "NOTEBOOKS", nbdir)
     monkeypatch.setattr(paths, "CHAPTERS_OUT", tmp_path / "out")
     monkeypatch.setattr(registry, "CHAPTERS", (
@@ -40,6 +46,18 @@ def test_unknown_chapter():
 def test_unknown_parameter_is_rejected():
     with pytest.raises(runner.ChapterError, match=r"no parameter\(s\) \['colour'\]"):
         runner.resolve_parameters("01_galaxy", "full", {"colour": "red"})
+
+
+def test_missing_notebook_is_named(toy_book):
+    (toy_book / "notebooks" / "90_ok.md").unlink()
+    with pytest.raises(runner.ChapterError, match=r"90_ok has no notebook at .*90_ok\.md"):
+        runner.run_chapter("90_ok", progress=False, log=lambda *_: None)
+
+
+def test_unknown_parameter_of_a_toy_chapter(toy_book):
+    assert runner.declared_parameters("90_ok") == {"x": "1", "name": "'a'"}
+    with pytest.raises(runner.ChapterError, match=r"no parameter\(s\) \['y'\]"):
+        runner.run_chapter("90_ok", overrides={"y": 2}, progress=False, log=lambda *_: None)
 
 
 def test_declared_parameters_of_chapter_1():

@@ -1,8 +1,9 @@
 """Execute chapter notebooks with papermill and build the book with jupyter-book.
 
-Executed notebooks go to ``book/chapters/`` (ignored by git), which the book is built from.
-Parameter names the notebook does not declare are rejected (papermill would inject them
-silently), and a failing cell is printed with its error.
+A chapter's source is the MyST Markdown notebook ``notebooks/<id>.md``; jupytext converts
+it and papermill executes the result into ``book/chapters/<id>.ipynb`` (ignored by git),
+which the book is built from. Parameter names the notebook does not declare are rejected
+(papermill would inject them silently), and a failing cell is printed with its error.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from orbitnet.book import notebooks
 from orbitnet.book.registry import CHAPTERS, get_chapter
 from orbitnet.data import paths
 
@@ -39,8 +42,9 @@ def parse_value(text: str) -> Any:
 
 
 def notebook_path(chapter_id: str) -> Path:
+    """The chapter's source, ``notebooks/<id>.md``; an unknown id or a missing file is an error."""
     get_chapter(chapter_id)
-    path = paths.NOTEBOOKS / f"{chapter_id}.ipynb"
+    path = notebooks.source_path(chapter_id)
     if not path.is_file():
         raise ChapterError(f"chapter {chapter_id} has no notebook at {path}")
     return path
@@ -50,7 +54,10 @@ def declared_parameters(chapter_id: str) -> dict[str, Any]:
     """The parameters a chapter's notebook declares, with their defaults."""
     import papermill as pm
 
-    info = pm.inspect_notebook(str(notebook_path(chapter_id)))
+    with tempfile.TemporaryDirectory(prefix="orbitnet-") as tmp:
+        converted = notebooks.write_ipynb(notebook_path(chapter_id),
+                                          Path(tmp) / f"{chapter_id}.ipynb")
+        info = pm.inspect_notebook(str(converted))
     return {name: spec["default"] for name, spec in info.items()}
 
 
@@ -106,10 +113,10 @@ def _failure_message(chapter_id: str, exc: Exception, failed: Path) -> str:
 def run_chapter(chapter_id: str, profile: str = "full",
                 overrides: Mapping[str, Any] | None = None, progress: bool = True,
                 log=print) -> Path:
-    """Execute ``notebooks/<id>.ipynb`` into ``book/chapters/<id>.ipynb``; return that path."""
+    """Execute ``notebooks/<id>.md`` into ``book/chapters/<id>.ipynb``; return that path."""
     import papermill as pm
 
-    source = notebook_path(chapter_id)
+    source = notebooks.read(notebook_path(chapter_id))
     params = resolve_parameters(chapter_id, profile, overrides)
     paths.CHAPTERS_OUT.mkdir(parents=True, exist_ok=True)
     final = paths.CHAPTERS_OUT / f"{chapter_id}.ipynb"
@@ -122,7 +129,7 @@ def run_chapter(chapter_id: str, profile: str = "full",
     log(f"chapter {chapter_id} ({profile}): parameters {params}")
     t0 = time.perf_counter()
     try:
-        pm.execute_notebook(str(source), str(running), parameters=params, cwd=str(paths.ROOT),
+        pm.execute_notebook(source, str(running), parameters=params, cwd=str(paths.ROOT),
                             kernel_name="python3", progress_bar=progress, log_output=False)
     except Exception as exc:
         if running.exists():
