@@ -5,7 +5,8 @@
 The method follows ``docs/ENGINE.md`` (DYNAMITE 3.0's orbit library, re-implemented).
 """
 
-from orbitnet.orblib.engine.build import EngineConfig, build_library
+from orbitnet.orblib.engine.build import EngineConfig, OrbitFailureError, build_library
 from orbitnet.orblib.engine.store import cached_library, load_library, save_library
 
-__all__ = ["EngineConfig", "build_library", "cached_library", "load_library", "save_library"]
+__all__ = ["EngineConfig", "OrbitFailureError", "build_library", "cached_library",
+           "load_library", "save_library"]

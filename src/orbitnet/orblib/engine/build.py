@@ -54,8 +54,9 @@ class EngineConfig:
     n_periods: float = 200.0
     n_samples: int = 50000
     rtol: float = 1e-9  # DOP853 tolerance (rtol = atol, km and km/s); DYNAMITE uses 1e-5
-    energy_tol: float = 1e-5  # retry once with rtol / 10 above this |dE/E|
+    energy_tol: float = 1e-5  # an orbit above this |dE/E| is retried (FAILURE_POLICY)
     max_steps: int = 10_000_000
+    max_failed_fraction: float = 0.02  # more excluded integrations than this is an error
     n_cross: int = 400  # y = 0 crossings per thin-tube width
     vel_width: float = 1394.4968
     n_vel: int = 267
@@ -65,11 +66,42 @@ class EngineConfig:
     grid_n_v: int = 17
 
 
+FAILURE_POLICY = ("an orbit is integrated at rtol, retried at rtol/10, then (the fallback) at "
+                  "rtol/100 with 10x max_steps; one that still fails (integrator stopped or "
+                  "|dE/E| >= energy_tol) is excluded: its observables are zero (with "
+                  "dithering the surviving sub-orbits are pooled to full weight); more than "
+                  "max_failed_fraction of the integrations excluded is an error")
+
+
+@nb.njit(cache=True)
+def _energy_error(samples, e0, sc, mge):
+    """max |E/E0 - 1| over 51 samples spread over the orbit; inf when a sample is not finite."""
+    n_samp = samples.shape[0]
+    de = 0.0
+    step = max(n_samp // 50, 1)
+    for i in range(0, n_samp + step, step):
+        s = samples[min(i, n_samp - 1)]
+        e = potential_exact(s[0], s[1], s[2], sc, mge) - 0.5 * (
+            s[3] ** 2 + s[4] ** 2 + s[5] ** 2)
+        err = abs(e / e0 - 1.0)
+        if not np.isfinite(err):
+            return np.inf
+        de = max(de, err)
+    return de
+
+
 @nb.njit(cache=True, parallel=True)
 def _run_batch(starts, t_end, kinds, jobs, seed, n_samp, rtol, energy_tol, max_steps,
                grid, sc, mge, proj, ap, bins, psf_sig, psf_cw, vel, r_edges, n_th, n_ph,
                weight, losvd, intr, info):
-    """Integrate and observe orbits in parallel; info = (type, |dE/E|, steps, status, rtol)."""
+    """Integrate and observe orbits in parallel; info = (type, |dE/E|, steps, status, rtol,
+    attempts).
+
+    Each orbit is tried at rtol, then rtol / 10, then (the fallback) rtol / 100 with ten
+    times ``max_steps``; it is accepted when the integrator finished and |dE/E| <
+    ``energy_tol``. An orbit that fails all three is not observed (its losvd and intrinsic
+    masses stay zero) and keeps a nonzero status.
+    """
     for b in nb.prange(starts.shape[0]):
         state = orbit_seed(seed, jobs[b])
         u = uniform(state)
@@ -80,32 +112,42 @@ def _run_batch(starts, t_end, kinds, jobs, seed, n_samp, rtol, energy_tol, max_s
         e0 = potential_exact(y0[0], y0[1], y0[2], sc, mge) - 0.5 * (
             y0[3] ** 2 + y0[4] ** 2 + y0[5] ** 2)
         tol = rtol
-        for attempt in range(2):
-            tol = rtol * 0.1**attempt
+        status = -1
+        n = 0
+        de = np.inf
+        n_try = 0
+        for attempt in range(3):
+            tol = rtol * (1.0 if attempt == 0 else (0.1 if attempt == 1 else 0.01))
+            steps = max_steps * (10 if attempt == 2 else 1)
+            n_try = attempt + 1
             status, n, _ = integrate_orbit(y0, t_end[b], ts, tol, tol, t_end[b] / 2e4,
-                                           max_steps, grid, sc, mge, samples)
-            de = 0.0
-            step = max(n_samp // 50, 1)
-            for i in range(0, n_samp + step, step):
-                k = min(i, n_samp - 1)
-                s = samples[k]
-                e = potential_exact(s[0], s[1], s[2], sc, mge) - 0.5 * (
-                    s[3] ** 2 + s[4] ** 2 + s[5] ** 2)
-                de = max(de, abs(e / e0 - 1.0))
-            if de < energy_tol and status == 0:
+                                           steps, grid, sc, mge, samples)
+            de = _energy_error(samples, e0, sc, mge) if status == 0 else np.inf
+            if status == 0 and de < energy_tol:
                 break
-        otype = orbit_class(samples)
-        observe_orbit(samples, otype, state, proj, ap, bins, psf_sig, psf_cw, vel, r_edges,
-                      n_th, n_ph, weight, losvd[b], intr[b])
+            if status == 0:
+                status = 3  # ENERGY: finished, but |dE/E| too large
+        otype = 0
+        if status == 0:
+            otype = orbit_class(samples)
+            observe_orbit(samples, otype, state, proj, ap, bins, psf_sig, psf_cw, vel,
+                          r_edges, n_th, n_ph, weight, losvd[b], intr[b])
         info[b, 0] = otype
         info[b, 1] = de
         info[b, 2] = n
         info[b, 3] = status
         info[b, 4] = tol
+        info[b, 5] = n_try
+
+
+class OrbitFailureError(RuntimeError):
+    """More orbit integrations failed than a library may exclude."""
 
 
 def _legacy_type(codes: np.ndarray) -> int:
-    """DYNAMITE's solver type from the sub-orbit classes: 3, else 1, else 4."""
+    """DYNAMITE's solver type from the sub-orbit classes: 3, else 1, else 4 (failed
+    sub-orbits, class 0, do not vote)."""
+    codes = codes[codes > 0]
     n1, n3 = np.count_nonzero(codes == 1), np.count_nonzero(codes == 3)
     return 3 if n3 > n1 else (1 if n1 > 0 else 4)
 
@@ -125,7 +167,7 @@ def _integrate_all(ss: StartSpace, pot: Potential, obs: Observation, cfg: Engine
     n_cells = obs.n_cells
     losvd = np.zeros((2 * n_lib, obs.n_vel, obs.n_bins))
     intr = np.zeros((2 * n_lib, n_cells))
-    info = np.zeros((len(starts), 5))
+    info = np.zeros((len(starts), 6))
     weight = 1.0 / (8.0 * cfg.n_samples * d**3)
     batch = max(4 * n_threads, 8)
     bar = None
@@ -154,8 +196,27 @@ def _integrate_all(ss: StartSpace, pot: Potential, obs: Observation, cfg: Engine
         nb.set_num_threads(old_threads)
         if bar is not None:
             bar.close()
+    failed = info[:, 3] != 0
+    check_failures(failed, cfg.max_failed_fraction)
+    if failed.any():  # pool the surviving sub-orbits to full weight; none left: a zero column
+        n_ok = np.bincount(lib[~failed], minlength=2 * n_lib)
+        part = (n_ok > 0) & (n_ok < d**3)
+        losvd[part] *= (d**3 / n_ok[part])[:, None, None]
+        intr[part] *= (d**3 / n_ok[part])[:, None]
     types = np.array([_legacy_type(info[lib == i, 0]) for i in range(2 * n_lib)])
     return losvd, intr, info, types
+
+
+def check_failures(failed: np.ndarray, max_fraction: float) -> None:
+    """Raise :class:`OrbitFailureError` when more than ``max_fraction`` of the integrations
+    failed (every attempt, the fallback included)."""
+    n, total = int(np.count_nonzero(failed)), int(failed.size)
+    if n > max_fraction * total:
+        raise OrbitFailureError(
+            f"{n} of {total} orbit integrations failed after the retry at rtol/10 and the "
+            f"fallback at rtol/100 with 10x max_steps (orbits {np.flatnonzero(failed)[:20].tolist()}"
+            f"{' ...' if n > 20 else ''}); at most max_failed_fraction={max_fraction} "
+            f"({int(max_fraction * total)}) may be excluded")
 
 
 def build_library(config: EngineConfig | None = None, inputs: EngineInputs | None = None,
@@ -242,8 +303,12 @@ def build_library(config: EngineConfig | None = None, inputs: EngineInputs | Non
         "orbit_dE_over_E": info[:, 1].tolist(),
         "orbit_steps": info[:, 2].astype(int).tolist(),
         "orbit_class_raw": info[:, 0].astype(int).tolist(),
-        "n_retries": int(np.count_nonzero(info[:, 4] < cfg.rtol)),
+        "n_retries": int(np.count_nonzero(info[:, 5] > 1)),
+        "n_fallback": int(np.count_nonzero(info[:, 5] > 2)),
         "n_failed": int(np.count_nonzero(info[:, 3] != 0)),
+        "failed_orbits": np.flatnonzero(info[:, 3] != 0).tolist(),
+        "orbit_status": info[:, 3].astype(int).tolist(),
+        "failure_policy": FAILURE_POLICY,
         "timings": timings,
     }
     return OrbitLibrary(
