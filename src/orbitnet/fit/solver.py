@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.linalg import qr, solve_triangular
 from scipy.optimize import nnls
 
 from orbitnet.orblib.library import OrbitLibrary
 
-__all__ = ["N_GH", "WeightProblem", "WeightResult", "kin_column", "observed_targets"]
+__all__ = ["N_GH", "WeightProblem", "WeightResult", "kin_column", "nnls_warm",
+           "observed_targets"]
 
 N_GH = 4
 
@@ -92,6 +94,7 @@ class WeightResult:
     weights: np.ndarray
     chi2: float
     kinchi2: float
+    passive: np.ndarray | None = None  # sorted indices of the positive weights (warm start)
 
     @property
     def n_nonzero(self) -> int:
@@ -194,21 +197,31 @@ class WeightProblem:
         np.divide(gh.reshape(self.n_orbits, -1).T, self._gh_err, out=a[self.n_fixed:])
         return a, self.b
 
-    def solve(self, gh: np.ndarray) -> WeightResult:
+    def solve(self, gh: np.ndarray, warm: bool = False,
+              passive: np.ndarray | None = None) -> WeightResult:
         """NNLS weights, chi2 (all rows) and kinchi2 (GH rows) for per-orbit GH ``gh``.
 
         Parameters
         ----------
         gh : (n_orbits, n_bins, 4) per-orbit h1..h4 (DYNAMITE normalisation).
+        warm : use :func:`nnls_warm` (the M/L sweeps): start from the positive set
+            ``passive`` of a neighbouring problem (or from scipy's solution when None) and
+            compute the weights from the final positive set by one QR least-squares solve.
+            Default: ``scipy.optimize.nnls`` alone.
         """
         a, b = self.system(gh)
-        w, _ = nnls(a, b)
+        if warm:
+            w, passive = nnls_warm(a, b, passive)
+        else:
+            w, _ = nnls(a, b)
+            passive = np.flatnonzero(w > 0)
         resid = a @ w - b
         r2 = resid * resid
         return WeightResult(
             weights=w,
             chi2=float(np.sum(r2)),
             kinchi2=float(np.sum(r2[self.n_fixed:])),
+            passive=passive,
         )
 
 
@@ -216,3 +229,74 @@ def gh_errors(problem: WeightProblem) -> np.ndarray:
     """(n_bins, 4): the error dividing each GH row of the weight problem (obs_err × P_a)."""
     return problem.err[problem.n_fixed:].reshape(problem.n_bins, -1).copy()
 
+
+def _ls(a: np.ndarray, b: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Least squares on the columns ``idx`` by Householder QR of ``[a[:, idx] | b]``."""
+    r = qr(np.column_stack([a[:, idx], b]), mode="r", overwrite_a=True,
+           check_finite=False)[0]
+    k = idx.size
+    return solve_triangular(r[:k, :k], r[:k, k], check_finite=False)
+
+
+TOL_FACTOR = 1.0
+
+
+def nnls_warm(a: np.ndarray, b: np.ndarray, passive: np.ndarray | None = None,
+              max_iter: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Lawson-Hanson NNLS started from a guess of the positive set; returns (w, positive set).
+
+    Without a guess the positive set of ``scipy.optimize.nnls`` is taken. The guess is made
+    feasible (columns whose least-squares weight is not positive are dropped), then
+    Lawson-Hanson steps add the column of largest gradient ``a^T (b - a w)`` until none
+    exceeds the round-off level ``100 eps |b| max_j |a_j|``. The returned weights are always
+    one QR solve on the final positive set, so they depend on that set only, not on the path
+    (the solution of a full-rank problem is unique: any start gives the same numbers).
+    """
+    n = a.shape[1]
+    if passive is None:
+        passive = np.flatnonzero(nnls(a, b)[0] > 0)
+    inset = np.zeros(n, bool)
+    inset[np.asarray(passive, int)] = True
+    w = np.zeros(n)
+    while inset.any():  # a feasible start
+        idx = np.flatnonzero(inset)
+        z = _ls(a, b, idx)
+        if np.all(z > 0):
+            w[idx] = z
+            break
+        inset[idx[z <= 0]] = False
+    tol = TOL_FACTOR * np.finfo(float).eps * np.linalg.norm(b) * np.linalg.norm(a, axis=0).max()
+    blocked = np.zeros(n, bool)
+    # rows whose size dwarfs a typical residual (here the total-mass row, b ~ 2e7) lose the
+    # residual to cancellation in float64: those rows are evaluated in extended precision
+    size = np.maximum(np.abs(b), np.abs(a).max(axis=1))
+    big = np.flatnonzero(size > 1e3 * np.median(size))
+    a_big, b_big = a[big].astype(np.longdouble), b[big].astype(np.longdouble)
+    for _ in range(max_iter or 3 * n):
+        r = b - a @ w
+        r[big] = (b_big - a_big @ w).astype(float)
+        g = a.T @ r
+        g[inset | blocked] = -np.inf
+        j = int(np.argmax(g))
+        if not g[j] > tol:
+            return w, np.flatnonzero(inset)
+        inset[j] = True
+        while True:
+            idx = np.flatnonzero(inset)
+            z = np.zeros(n)
+            z[idx] = _ls(a, b, idx)
+            neg = inset & (z <= 0)
+            if not neg.any():
+                w = z
+                break
+            if neg[j] and w[j] == 0:  # the new column cannot enter (round-off): skip it
+                inset[j] = False
+                blocked[j] = True
+                break
+            cand = np.flatnonzero(neg)
+            ratio = w[cand] / (w[cand] - z[cand])
+            w = w + ratio.min() * (z - w)
+            inset[cand[np.argmin(ratio)]] = False
+            inset &= w > 0
+            w[~inset] = 0.0
+    raise RuntimeError(f"nnls_warm did not converge in {max_iter or 3 * n} iterations")

@@ -27,7 +27,7 @@ class SweepResult:
     Attributes
     ----------
     ml : (n,) M/L values.
-    gh : (n, n_orbits, n_bins, 4) float32 per-orbit GH coefficients.
+    gh : (n, n_orbits, n_bins, 4) float32 per-orbit GH coefficients (None unless kept).
     chi2, kinchi2 : (n,) chi2 over all rows and over the GH rows.
     weights : (n, n_orbits) NNLS orbit weights.
     seconds : wall-clock time of the whole sweep.
@@ -35,7 +35,7 @@ class SweepResult:
     """
 
     ml: np.ndarray
-    gh: np.ndarray
+    gh: np.ndarray | None
     chi2: np.ndarray
     kinchi2: np.ndarray
     weights: np.ndarray
@@ -98,12 +98,32 @@ def _init(state: dict[str, Any] | None, blas_threads: int) -> None:
         pass
 
 
-def _one(i: int) -> tuple[int, np.ndarray, float, float, np.ndarray]:
+def _chain(chunk: tuple[int, int]) -> list[tuple[int, np.ndarray | None, float, float,
+                                                  np.ndarray]]:
+    """Solve models lo..hi-1 in M/L order, each warm-started from its neighbour's positive set."""
+    from threadpoolctl import threadpool_limits
+
     lib, prob = _STATE["library"], _STATE["problem"]
-    ml = float(_STATE["ml"][i])
-    gh = gh_per_orbit(lib, _STATE["v"], _STATE["sigma"], ml)
-    res = prob.solve(gh)
-    return i, gh.astype(np.float32), res.chi2, res.kinchi2, res.weights
+    out, passive = [], None
+    with threadpool_limits(1):  # one BLAS thread: the same rounding in every process
+        for i in range(*chunk):
+            gh = gh_per_orbit(lib, _STATE["v"], _STATE["sigma"], float(_STATE["ml"][i]))
+            res = prob.solve(gh, warm=True, passive=passive)
+            passive = res.passive
+            out.append((i, gh.astype(np.float32) if _STATE["keep_gh"] else None, res.chi2,
+                        res.kinchi2, res.weights))
+    return out
+
+
+def _chain_job(j: int) -> list:
+    return _chain(_STATE["parts"][j])
+
+
+def chunks(n: int, n_jobs: int, per_job: int = 4) -> list[tuple[int, int]]:
+    """Contiguous (lo, hi) index ranges: one for a single job, else ``per_job`` per job."""
+    k = 1 if n_jobs == 1 else min(n, per_job * n_jobs)
+    edges = np.linspace(0, n, k + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
 
 def run_sweep(
@@ -113,8 +133,15 @@ def run_sweep(
     n_jobs: int | None = None,
     progress: bool = True,
     problem: WeightProblem | None = None,
+    keep_gh: bool = True,
 ) -> SweepResult:
     """GH projection and NNLS solve for each M/L of ``ml_grid``.
+
+    The models are solved in M/L order in contiguous chunks (one per job, or four per job
+    when several run in parallel); within a chunk each NNLS starts from the previous M/L's
+    positive set (:func:`orbitnet.solver.nnls_warm`), and the weights are a QR solve on the
+    final positive set, so every number is independent of the chunking and equals
+    ``scipy.optimize.nnls``'s solution (chi2 to ~1e-14).
 
     Parameters
     ----------
@@ -124,6 +151,7 @@ def run_sweep(
     n_jobs : worker processes (default: all usable cores; 1 runs in this process).
     progress : show a tqdm progress bar.
     problem : a prebuilt :class:`WeightProblem` (default: from ``kin`` with default errors).
+    keep_gh : keep the per-orbit GH cube (``gh`` is None otherwise; saves its memory).
 
     Returns
     -------
@@ -136,18 +164,25 @@ def run_sweep(
     n_jobs = default_jobs(ml.size, n_jobs)
 
     n, no, nb = ml.size, library.n_orbits, library.n_bins
-    gh = np.empty((n, no, nb, 4), dtype=np.float32)
+    gh = np.empty((n, no, nb, 4), dtype=np.float32) if keep_gh else None
     chi2, kinchi2 = np.empty(n), np.empty(n)
     weights = np.empty((n, no))
-    state = {"library": library, "problem": problem, "v": v, "sigma": sigma, "ml": ml}
-
-    def collect(results) -> None:
-        for i, g, c, k, w in results:
-            gh[i], chi2[i], kinchi2[i], weights[i] = g, c, k, w
-
+    state = {"library": library, "problem": problem, "v": v, "sigma": sigma, "ml": ml,
+             "keep_gh": keep_gh}
     t0 = time.perf_counter()
     losvd_by_bin(library)  # build the cached layout once, before any fork
-    collect(_pool_map(_one, n, state, n_jobs, "M/L sweep", progress))
+    parts = chunks(n, n_jobs)
+    bar = tqdm(total=n, desc="M/L sweep", unit="model", disable=not progress)
+    try:
+        for part in _pool_map(_chain_job, len(parts), {**state, "parts": parts}, n_jobs, "",
+                              False):
+            for i, g, c, k, w in part:
+                if keep_gh:
+                    gh[i] = g
+                chi2[i], kinchi2[i], weights[i] = c, k, w
+            bar.update(len(part))
+    finally:
+        bar.close()
     return SweepResult(ml=ml, gh=gh, chi2=chi2, kinchi2=kinchi2, weights=weights,
                        seconds=time.perf_counter() - t0, n_jobs=n_jobs)
 
