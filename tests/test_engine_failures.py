@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from orbitnet.engine import OrbitFailureError, build_library
-from orbitnet.library import LibraryError
+from orbitnet.orblib.engine import OrbitFailureError, build_library
+from orbitnet.orblib.library import LibraryError
 
 # a tiny library: 8 tubes + 8 boxes integrated; the boxes of the outer energy need the most
 # steps (~440 at rtol 1e-9, ~780 at rtol 1e-11)
@@ -44,7 +44,7 @@ def test_failures_beyond_the_threshold_are_an_error():
 
 
 def test_nan_in_a_library_is_an_error_at_build_time(monkeypatch):
-    from orbitnet.engine import build
+    from orbitnet.orblib.engine import build
 
     def nan_target(model, inputs):
         out = np.full(int(inputs.bins.max()), 0.01)

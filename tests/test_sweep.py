@@ -58,7 +58,7 @@ def test_sweep_matches_chi2_check():
 def test_warm_started_nnls_is_start_independent_and_equals_scipy():
     from scipy.optimize import nnls
 
-    from orbitnet.solver import nnls_warm
+    from orbitnet.fit.solver import nnls_warm
 
     rng = np.random.default_rng(11)
     a = rng.normal(size=(300, 80))
@@ -76,9 +76,9 @@ def test_warm_started_nnls_is_start_independent_and_equals_scipy():
 def test_warm_sweep_equals_cold_scipy_sweep_and_keeps_the_fit():
     """The warm-started sweep (2 processes) against scipy.optimize.nnls per model: chi2 to
     1e-9, the same positive sets, and the same best fit and 1σ ends (DYNAMITE's 5.85)."""
-    from orbitnet.evaluation import summarise
-    from orbitnet.gh import gh_per_orbit
-    from orbitnet.solver import WeightProblem, observed_targets
+    from orbitnet.fit.chi2 import summarise
+    from orbitnet.fit.gh import gh_per_orbit
+    from orbitnet.fit.solver import WeightProblem, observed_targets
 
     lib, kin = refdata.library(), refdata.kinematics()
     grid = ml_grid(5.5, 6.2, 0.05)
