@@ -115,19 +115,12 @@ def engine_library(galaxy: Galaxy, progress: bool = True, n_threads: int | None 
     (e.g. ``n_e=10, n_i2=7, n_i3=5``).
     """
     import hashlib
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
 
     from orbitnet.orblib.engine import EngineConfig, cached_library
     from orbitnet.orblib.engine.inputs import from_galaxy
 
-    c = galaxy.constants
-    cfg = replace(EngineConfig(ml=c.ml_library, p=c.p, q=c.q, u=c.u, distance_mpc=c.distance_mpc,
-                               bh_mass=c.bh_mass, bh_soft_arcsec=c.bh_softening_arcsec,
-                               nfw_c=c.nfw_concentration, nfw_f=c.nfw_m200_over_mstar,
-                               n_e=c.n_e, n_i2=c.n_i2, n_i3=c.n_i3, dithering=c.dithering,
-                               logrmin=c.logrmin, logrmax=c.logrmax,
-                               n_periods=float(c.orbital_periods), vel_width=c.vel_hist_width,
-                               n_vel=c.vel_hist_bins), **overrides)
+    cfg = EngineConfig.from_constants(galaxy.constants, **overrides)
     inputs = store.input_hashes(galaxy_input_files(galaxy))
     digest = hashlib.sha256(store.canonical_json({"config": asdict(cfg),
                                                       "inputs": inputs}).encode()).hexdigest()

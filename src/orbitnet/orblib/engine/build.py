@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, replace
 import numba as nb
 import numpy as np
 
+from orbitnet.data.galaxy import ModelConstants
 from orbitnet.orblib.engine.inputs import EngineInputs, load_inputs
 from orbitnet.orblib.engine.integrate import integrate_orbit
 from orbitnet.orblib.engine.mass import mass_model
@@ -31,39 +32,51 @@ from orbitnet.orblib.engine.orbitstart import StartSpace, start_space
 from orbitnet.orblib.engine.potential import Potential, make_potential, potential_exact
 from orbitnet.orblib.library import OrbitLibrary
 
+_C = ModelConstants()  # the galaxy's model constants are the one source of these defaults
+
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Every setting of a library build; defaults are the NGC 6278 tutorial model."""
+    """Every setting of a library build; model defaults come from :class:`ModelConstants`."""
 
-    ml: float = 5.0
-    p: float = 0.99
-    q: float = 0.54
-    u: float = 0.9999
-    distance_mpc: float = 39.96
-    bh_mass: float = 1e5
-    bh_soft_arcsec: float = 0.001
-    nfw_c: float = 8.0
-    nfw_f: float = 10.0
-    n_e: int = 6
-    n_i2: int = 5
-    n_i3: int = 4
-    dithering: int = 1
-    logrmin: float = -0.101275
-    logrmax: float = 1.99123
-    n_periods: float = 200.0
+    ml: float = _C.ml_library
+    p: float = _C.p
+    q: float = _C.q
+    u: float = _C.u
+    distance_mpc: float = _C.distance_mpc
+    bh_mass: float = _C.bh_mass
+    bh_soft_arcsec: float = _C.bh_softening_arcsec
+    nfw_c: float = _C.nfw_concentration
+    nfw_f: float = _C.nfw_m200_over_mstar
+    n_e: int = _C.n_e
+    n_i2: int = _C.n_i2
+    n_i3: int = _C.n_i3
+    dithering: int = _C.dithering
+    logrmin: float = _C.logrmin
+    logrmax: float = _C.logrmax
+    n_periods: float = float(_C.orbital_periods)
     n_samples: int = 50000
     rtol: float = 1e-9  # DOP853 tolerance (rtol = atol, km and km/s); DYNAMITE uses 1e-5
     energy_tol: float = 1e-5  # an orbit above this |dE/E| is retried (FAILURE_POLICY)
     max_steps: int = 10_000_000
     max_failed_fraction: float = 0.02  # more excluded integrations than this is an error
     n_cross: int = 400  # y = 0 crossings per thin-tube width
-    vel_width: float = 1394.4968
-    n_vel: int = 267
+    vel_width: float = _C.vel_hist_width
+    n_vel: int = _C.vel_hist_bins
     seed: int = 4242
     grid_per_dex: int = 116
     grid_n_c: int = 33
     grid_n_v: int = 17
+
+    @classmethod
+    def from_constants(cls, c: ModelConstants, **overrides) -> EngineConfig:
+        """The settings of a galaxy's model constants ``c`` (then ``overrides``)."""
+        return replace(cls(ml=c.ml_library, p=c.p, q=c.q, u=c.u, distance_mpc=c.distance_mpc,
+                           bh_mass=c.bh_mass, bh_soft_arcsec=c.bh_softening_arcsec,
+                           nfw_c=c.nfw_concentration, nfw_f=c.nfw_m200_over_mstar, n_e=c.n_e,
+                           n_i2=c.n_i2, n_i3=c.n_i3, dithering=c.dithering, logrmin=c.logrmin,
+                           logrmax=c.logrmax, n_periods=float(c.orbital_periods),
+                           vel_width=c.vel_hist_width, n_vel=c.vel_hist_bins), **overrides)
 
 
 FAILURE_POLICY = ("an orbit is integrated at rtol, retried at rtol/10, then (the fallback) at "
