@@ -1,43 +1,224 @@
-"""The book's chapters, in order, and each one's parameter profiles.
+"""The book's chapters, in order, with each one's typed parameters.
 
-``full`` reproduces the thesis; ``quick`` is small and fast (CI and a first look).
-A profile only overrides the defaults written in the notebook's parameters cell.
+Every parameter is declared once here (:class:`orbitnet.book.params.Param`): its default is
+the ``full`` profile (the thesis settings, and the default in the notebook's parameters
+cell), its ``quick`` value the small, fast profile (CI and a first look). The runner, the
+``orbitnet list`` command, the README's parameter tables and the table in each chapter are
+all made from these declarations.
+
+The choices (recipes, losses, GAN scalings, sparse methods) repeat the package's constants so
+that listing parameters needs no TensorFlow import; ``tests/test_params.py`` checks they agree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from orbitnet.book.params import Estimate, Param, Rule, rule_less, rule_member, rule_within
+
+PROFILES = ("quick", "full")
+
+RECIPES = ("thesis", "fast")
+LOSSES = ("l2", "l1", "l2_err", "l1_err")
+GAN_SCALINGS = ("global", "pixel")
+GAN_VARIANTS = ("gan", "gan_nomask", "cgan", "cgan_global")
+SPARSE_METHODS = ("dcnn", "dcnn_thesis", "linear", "pca_gp", "rescale")
+ORBIT_SOURCES = ("auto", "dynamite", "engine")
+FRAMES = ("galaxy", "sky")
+
+#: Size of one orbit model in the cube (and in every prediction of it): per-orbit h1..h4 in
+#: float32 plus float64 weights, for the reference library (360 orbits, 152 Voronoi bins).
+REFERENCE_ORBITS, REFERENCE_BINS = 360, 152
+MODEL_BYTES = REFERENCE_ORBITS * REFERENCE_BINS * 4 * 4 + REFERENCE_ORBITS * 8
 
 
 @dataclass(frozen=True)
 class Chapter:
     id: str
     title: str
-    quick: dict[str, Any] = field(default_factory=dict)
-    full: dict[str, Any] = field(default_factory=dict)
+    params: tuple[Param, ...] = ()
+    rules: tuple[Rule, ...] = field(default=())
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(f"chapter {self.id} has no parameter {name!r}")
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
 
     def profile(self, name: str) -> dict[str, Any]:
+        """Every parameter's value in profile ``name`` (``full``: the defaults)."""
         if name not in PROFILES:
             raise ValueError(f"unknown profile {name!r}; choose one of {PROFILES}")
-        return dict(getattr(self, name))
+        return {p.name: (p.quick if name == "quick" else p.default) for p in self.params}
+
+    def validate(self, values: Mapping[str, Any], force: bool = False) -> dict[str, Any]:
+        """All parameters, checked (see :func:`orbitnet.book.params.validate`)."""
+        from orbitnet.book.params import validate
+
+        return validate(self.params, values, self.rules, force=force, chapter=self.id)
 
 
-PROFILES = ("quick", "full")
+def _grid_cube(v: Mapping[str, Any]) -> Estimate:
+    n = int(round((v["ml_stop"] - v["ml_start"]) / v["ml_step"])) + 1
+    return Estimate(n * MODEL_BYTES,
+                    f"{n} orbit models of {MODEL_BYTES / 2**20:.2f} MiB each: h1..h4 of "
+                    f"{REFERENCE_ORBITS} orbits x {REFERENCE_BINS} bins")
+
+
+def _source_conflict(v: Mapping[str, Any]) -> str | None:
+    if v["orbit_source"] == "engine" and v["orblib_dir"] is not None:
+        return (f"parameter orblib_dir = {v['orblib_dir']!r} names a DYNAMITE run, but "
+                f"orbit_source = 'engine' builds orbitnet's own library: drop one of them")
+    return None
+
+
+def _galaxy(meaning: str = "galaxy folder under data/") -> Param:
+    return Param("galaxy", "str", "ngc6278", "ngc6278", meaning)
+
+
+def _ml_show(meaning: str = "M/L of the images shown") -> Param:
+    return Param("ml_show", "float", 5.0, 5.0, meaning, lo=0, lo_open=True)
+
+
+def _n_jobs() -> Param:
+    return Param("n_jobs", "int", None, None, "worker processes (None: all cores)", lo=1, hi=256)
+
+
+def _orbit_source(meaning: str) -> Param:
+    return Param("orbit_source", "str", "auto", "auto", meaning, choices=ORBIT_SOURCES)
+
+
+def _orblib_dir(meaning: str) -> Param:
+    return Param("orblib_dir", "path", None, None, meaning)
+
 
 CHAPTERS: tuple[Chapter, ...] = (
-    Chapter("01_galaxy", "The galaxy and its data"),
-    Chapter("02_orbit_libraries", "Orbit libraries"),
-    Chapter("03_dcnn", "A deconvolutional emulator", quick={"epochs": 3}),
-    Chapter("04_losses", "First results and the choice of loss",
-            quick={"recipes": ["fast"], "epochs": 3}),
-    Chapter("05_gan", "A generative adversarial network",
-            quick={"epochs": 1, "train_step": 8, "n_samples": 8, "n_draws": 2,
-                   "dcnn_epochs": 1}),
-    Chapter("06_sparse", "How little data?",
-            quick={"steps": [1, 8, 32], "seeds": [0], "epochs": 2}),
-    Chapter("07_maps", "Kinematic maps", quick={"epochs": 2}),
-    Chapter("08_conclusions", "Conclusions"),
+    Chapter("01_galaxy", "The galaxy and its data", (
+        _galaxy("name of the folder under data/"),
+        Param("data_dir", "path", None, None,
+              "folder with mge.ecsv, gauss_hermite_kins.ecsv, aperture.dat, bins.dat "
+              "(None: data/<galaxy>/inputs)"),
+        Param("frame", "str", "galaxy", "galaxy",
+              "galaxy: major axis horizontal; sky: the pixel grid as stored", choices=FRAMES),
+    )),
+    Chapter("02_orbit_libraries", "Orbit libraries", (
+        _galaxy(),
+        Param("data_dir", "path", None, None,
+              "folder with the four input files (None: data/<galaxy>/inputs)"),
+        _orbit_source("dynamite (a DYNAMITE run), engine (orbitnet's own) or auto"),
+        _orblib_dir("a DYNAMITE run or models/orblib_XXX_YYY folder (None: the reference run)"),
+        Param("ml_start", "float", 1.0, 1.0, "first M/L of the grid", lo=0, lo_open=True),
+        Param("ml_stop", "float", 9.0, 9.0, "last M/L of the grid", lo=0, lo_open=True),
+        Param("ml_step", "float", 0.05, 0.05, "M/L grid step", lo=0, lo_open=True,
+              cost=_grid_cube),
+        _ml_show("M/L whose coefficient images are shown"),
+        Param("ml_multiples", "list[float]", [2.0, 4.0, 6.0, 8.0], [2.0, 4.0, 6.0, 8.0],
+              "M/L values of the small-multiples figure", lo=0, lo_open=True, min_len=1),
+        _n_jobs(),
+        Param("compare_engine", "bool", True, True,
+              "with a DYNAMITE run present, also build orbitnet's own library and compare"),
+    ), (rule_less("ml_start", "ml_stop"), rule_within("ml_show", "ml_start", "ml_stop"),
+        rule_within("ml_multiples", "ml_start", "ml_stop"), _source_conflict)),
+    Chapter("03_dcnn", "A deconvolutional emulator", (
+        _galaxy(),
+        Param("recipe", "str", "fast", "fast", "training recipe of the networks shown here",
+              choices=RECIPES),
+        Param("loss", "str", "l1_err", "l1_err", "loss of the networks shown here",
+              choices=LOSSES),
+        Param("epochs", "int", None, 3, "override the recipe's number of epochs "
+              "(None: the recipe's own)", lo=1, hi=10000),
+        Param("ablation_coefficient", "int", 1, 1, "h_l trained with and without the mask",
+              lo=1, hi=4),
+        _ml_show(),
+    )),
+    Chapter("04_losses", "First results and the choice of loss", (
+        _galaxy(),
+        Param("recipes", "list[str]", ["thesis", "fast"], ["fast"],
+              "training recipes to compare", choices=RECIPES, min_len=1),
+        Param("losses", "list[str]", list(LOSSES), list(LOSSES), "losses to compare",
+              choices=LOSSES, min_len=1),
+        Param("epochs", "int", None, 3, "override every recipe's number of epochs "
+              "(None: each recipe's own)", lo=1, hi=10000),
+        _ml_show("M/L of the image comparison (thesis Figure 4.1)"),
+        Param("show_recipe", "str", "fast", "fast", "recipe of the image comparison",
+              choices=RECIPES),
+        Param("show_loss", "str", "l1_err", "l1_err", "loss of the image comparison",
+              choices=LOSSES),
+    ), (rule_member("show_recipe", "recipes"), rule_member("show_loss", "losses"))),
+    Chapter("05_gan", "A generative adversarial network", (
+        _galaxy(),
+        _orbit_source("library of the weight solver: dynamite, engine or auto"),
+        _orblib_dir("a DYNAMITE run (None: the reference run)"),
+        Param("epochs", "int", 20, 1, "passes over the training images (Table 5.1)",
+              lo=1, hi=10000),
+        Param("batch_size", "int", 2, 2, "images per step (Table 5.1)", lo=1, hi=1024),
+        Param("latent_dim", "int", 8, 8, "length of the noise vector, uniform in [-1, 1]",
+              lo=1, hi=1024),
+        Param("learning_rate", "float", 0.001, 0.001,
+              "Adam's, Keras' default (Table 5.1 sets none)", lo=0, hi=1, lo_open=True),
+        Param("scaling", "str", "global", "global",
+              "thesis GANs: one scale per coefficient into [-1, 1]", choices=GAN_SCALINGS),
+        Param("cgan_scaling", "str", "pixel", "pixel",
+              "cGAN: each pixel divided by its largest value over the models",
+              choices=GAN_SCALINGS),
+        Param("train_step", "int", 1, 8, "train on every n-th orbit model (1: all of them)",
+              lo=1),
+        Param("n_samples", "int", 32, 8, "images drawn from each unconditional GAN",
+              lo=1, hi=10000),
+        Param("n_draws", "int", 16, 2, "noise draws averaged at each M/L for the cGAN",
+              lo=1, hi=10000),
+        Param("seeds", "list[int]", [0, 1, 2], [0, 1, 2],
+              "the first trains every network; all train the spread coefficient", lo=0,
+              min_len=1),
+        Param("spread_coefficient", "int", 2, 2, "coefficient trained with every seed",
+              lo=1, hi=4),
+        Param("spread_variants", "list[str]", ["gan", "cgan"], ["gan", "cgan"],
+              "variants trained with every seed", choices=GAN_VARIANTS),
+        Param("dcnn_recipe", "str", "fast", "fast",
+              "DCNN to compare with, read from its chapter or trained here", choices=RECIPES),
+        Param("dcnn_loss", "str", "l1_err", "l1_err", "its loss", choices=LOSSES),
+        Param("dcnn_epochs", "int", None, 1,
+              "None: the recipe's; a number trains a shorter DCNN here", lo=1, hi=10000),
+        _ml_show("M/L of the cGAN images shown"),
+        _n_jobs(),
+    ), (_source_conflict,)),
+    Chapter("06_sparse", "How little data?", (
+        _galaxy(),
+        Param("steps", "list[int]", [1, 2, 4, 8, 16, 32, 64], [1, 8, 32],
+              "train on every k-th model of the grid, for each k", lo=1, min_len=1),
+        Param("methods", "list[str]", list(SPARSE_METHODS), list(SPARSE_METHODS),
+              "methods to compare", choices=SPARSE_METHODS, min_len=1),
+        Param("seeds", "list[int]", [0, 1, 2], [0], "seeds of the repeated runs on small sets",
+              lo=0, min_len=1),
+        Param("seeded_max", "int", 21, 21,
+              "sets of at most this many models are repeated for every seed", lo=1),
+        Param("epochs", "int", None, 2, "override the DCNN recipes' epochs "
+              "(None: each recipe's own)", lo=1, hi=10000),
+        _ml_show("M/L of the image comparison"),
+    )),
+    Chapter("07_maps", "Kinematic maps", (
+        _galaxy(),
+        Param("train_step", "int", 4, 4, "the network is trained on every k-th model "
+              "(4: the thesis' set of about 40)", lo=1),
+        Param("recipe", "str", "fast", "fast", "training recipe of that network",
+              choices=RECIPES),
+        Param("epochs", "int", None, 2, "override the recipe's epochs (None: the recipe's own)",
+              lo=1, hi=10000),
+        Param("seed", "int", 0, 0, "seed of that network", lo=0),
+        Param("ml_map", "float", None, None, "M/L of the maps (None: the orbit models' best fit)",
+              lo=0, lo_open=True),
+        Param("frame", "str", "galaxy", "galaxy",
+              "galaxy: major axis horizontal; sky: the pixel grid as stored", choices=FRAMES),
+    )),
+    Chapter("08_conclusions", "Conclusions", (
+        _galaxy("galaxy whose chapters are summarised"),
+    )),
 )
 
 
@@ -48,3 +229,7 @@ def get_chapter(chapter_id: str) -> Chapter:
             return ch
     known = ", ".join(c.id for c in CHAPTERS)
     raise KeyError(f"unknown chapter {chapter_id!r}; the chapters are: {known}")
+
+
+def chapter_ids() -> Sequence[str]:
+    return tuple(c.id for c in CHAPTERS)
