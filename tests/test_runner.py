@@ -4,6 +4,7 @@ import nbformat
 import pytest
 
 from orbitnet.book import cli, registry, runner
+from orbitnet.book.params import Param, parse_value
 from orbitnet.data import paths
 
 FRONT = """---
@@ -30,9 +31,11 @@ def toy_book(tmp_path, monkeypatch):
     _notebook(nbdir / "91_fails.md", ["y = x + 1", "raise ValueError(f'bad value {y}')"])
     monkeypatch.setattr(paths, "NOTEBOOKS", nbdir)
     monkeypatch.setattr(paths, "CHAPTERS_OUT", tmp_path / "out")
+    monkeypatch.setattr(paths, "RESULTS", tmp_path / "results")
+    declared = (Param("x", "int", 1, 5, "a number"), Param("name", "str", "a", "a", "a name"))
     monkeypatch.setattr(registry, "CHAPTERS", (
-        registry.Chapter("90_ok", "ok", quick={"x": 5}),
-        registry.Chapter("91_fails", "fails"),
+        registry.Chapter("90_ok", "ok", declared),
+        registry.Chapter("91_fails", "fails", declared),
     ))
     return tmp_path
 
@@ -66,10 +69,10 @@ def test_declared_parameters_of_chapter_1():
 
 
 def test_parse_value():
-    assert runner.parse_value("0.5") == 0.5
-    assert runner.parse_value("[1, 2]") == [1, 2]
-    assert runner.parse_value("true") is True
-    assert runner.parse_value("sky") == "sky"
+    assert parse_value("0.5") == 0.5
+    assert parse_value("[1, 2]") == [1, 2]
+    assert parse_value("true") is True
+    assert parse_value("sky") == "sky"
 
 
 def test_run_with_profile_and_override_hides_parameters(toy_book):
@@ -93,3 +96,22 @@ def test_failure_prints_cell_and_error(toy_book):
     assert "ValueError: bad value 2" in msg
     assert (toy_book / "out" / "91_fails.failed.ipynb").exists()
     assert not (toy_book / "out" / "91_fails.ipynb").exists()
+
+
+def test_run_record(toy_book):
+    runner.run_chapter("90_ok", profile="quick", progress=False, log=lambda *_: None)
+    rec = json.loads((toy_book / "results" / "90_ok.run.json").read_text())
+    assert rec["chapter"] == "90_ok" and rec["profile"] == "quick"
+    assert rec["parameters"] == {"x": 5, "name": "a"}
+    assert rec["wall_seconds"] > 0
+    # the kernel alone holds tens of MB; the sampler must have seen it
+    assert 30 * 2**20 < rec["peak_memory_bytes"] < 4 * 2**30
+    cells = [c for c in rec["cells"] if "parameters" not in c["tags"]]
+    assert cells and all(c["seconds"] is not None and c["seconds"] >= 0 for c in cells)
+    assert rec["machine"]["logical_cores"] >= 1 and rec["machine"]["cpu_model"]
+
+
+def test_failed_chapter_writes_no_run_record(toy_book):
+    with pytest.raises(runner.ChapterError):
+        runner.run_chapter("91_fails", progress=False, log=lambda *_: None)
+    assert not (toy_book / "results" / "91_fails.run.json").exists()

@@ -24,14 +24,36 @@ def _parser() -> argparse.ArgumentParser:
                    metavar=("NAME", "VALUE"), help="override a parameter (YAML value)")
     c.add_argument("--profile", choices=PROFILES, default="full")
     c.add_argument("--no-progress", action="store_true")
+    c.add_argument("--force", action="store_true",
+                   help="run even if a parameter value needs more memory than the limit")
 
     b = sub.add_parser("book", help="run all chapters, then build the HTML book")
     b.add_argument("--profile", choices=PROFILES, default="full")
     b.add_argument("--no-build", action="store_true", help="run the chapters only")
     b.add_argument("--build-only", action="store_true", help="build from executed chapters")
 
-    sub.add_parser("list", help="list chapters and their parameters")
+    ls = sub.add_parser("list", help="list chapters and their parameters")
+    ls.add_argument("--markdown", action="store_true",
+                    help="Markdown tables (the README's parameter section)")
     return p
+
+
+def list_text(markdown: bool = False) -> str:
+    """Every chapter and its declared parameters (``orbitnet list [--markdown]``)."""
+    from orbitnet.book.params import markdown_table
+
+    out = []
+    for ch in CHAPTERS:
+        if markdown:
+            out += [f"### `{ch.id}`: {ch.title}\n\n", markdown_table(ch.id), "\n"]
+            continue
+        out.append(f"{ch.id}: {ch.title}\n")
+        for p in ch.params:
+            unit = f" {p.unit}" if p.unit else ""
+            quick = "" if p.quick == p.default else f" (quick: {p.quick!r})"
+            out.append(f"    {p.name} = {p.default!r}{unit}{quick}  # {p.meaning}; "
+                       f"{p.allowed()}\n")
+    return "".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,11 +72,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 1 if bad else 0
             fetch.fetch(args.galaxy, offline=args.offline)
         elif args.command == "chapter":
-            from orbitnet.book.runner import parse_value, run_chapter
+            from orbitnet.book.params import parse_value
+            from orbitnet.book.runner import run_chapter
 
             overrides = {name: parse_value(val) for name, val in args.parameter}
             run_chapter(args.id, profile=args.profile, overrides=overrides,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, force=args.force)
         elif args.command == "book":
             from orbitnet.book.runner import build_book, run_book
 
@@ -63,12 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 run_book(profile=args.profile, build=not args.no_build)
         elif args.command == "list":
-            from orbitnet.book.runner import declared_parameters
-
-            for ch in CHAPTERS:
-                print(f"{ch.id}: {ch.title}")
-                for name, default in declared_parameters(ch.id).items():
-                    print(f"    {name} = {default}")
+            print(list_text(markdown=args.markdown), end="")
     except (ChapterError, DataError, KeyError, FileNotFoundError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"orbitnet: error: {msg}", file=sys.stderr)

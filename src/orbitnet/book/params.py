@@ -89,13 +89,12 @@ class Param:
             text = "one of " + ", ".join(str(c) for c in self.choices)
         elif self.lo is not None or self.hi is not None:
             left = "(" if self.lo_open else "["
-            lo = "-inf" if self.lo is None else f"{self.lo:g}"
-            hi = "inf" if self.hi is None else f"{self.hi:g}"
-            text = f"{self.element} in {left}{lo}, {hi}]"
-        elif self.element == "path":
-            text = "an existing path"
+            lo = "-∞" if self.lo is None else f"{self.lo:g}"
+            hi = "∞)" if self.hi is None else f"{self.hi:g}]"
+            text = f"{self.element} in {left}{lo}, {hi}"
         else:
-            text = f"a {self.element}"
+            text = {"path": "an existing path", "str": "text", "bool": "true or false"}.get(
+                self.element, f"a {self.element}")
         if self.is_list:
             text = f"a list of {text}" + (f", at least {self.min_len}" if self.min_len else "")
         return text + (" or None" if self.nullable else "")
@@ -184,15 +183,16 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def memory_limit() -> int:
-    """Bytes a single value may ask for without ``--force``: half of this machine's memory.
+def memory_limit() -> tuple[int, str]:
+    """Bytes a single value may ask for without ``--force``, and where that limit comes from.
 
-    ``ORBITNET_MEMORY_LIMIT_GB`` overrides it.
+    Half of this machine's memory, unless ``ORBITNET_MEMORY_LIMIT_GB`` says otherwise.
     """
     env = os.environ.get("ORBITNET_MEMORY_LIMIT_GB")
     if env:
-        return int(float(env) * 2**30)
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+        return int(float(env) * 2**30), "ORBITNET_MEMORY_LIMIT_GB"
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return total // 2, "half of this machine's memory"
 
 
 def format_bytes(n: float) -> str:
@@ -226,14 +226,14 @@ def validate(params: Sequence[Param], values: Mapping[str, Any], rules: Sequence
         msg = rule(out)
         if msg:
             raise ParameterError(f"{where}{msg}")
-    limit = memory_limit()
+    limit, why = memory_limit()
     for p in params:
         est = p.cost(out) if p.cost else None
         if est is not None and est.bytes > limit and not force:
             raise ParameterError(
                 f"{where}parameter {p.name} = {out[p.name]!r} needs about "
                 f"{format_bytes(est.bytes)} of memory ({est.what}); the limit is "
-                f"{format_bytes(limit)} (half of this machine's memory). Choose a smaller "
+                f"{format_bytes(limit)} ({why}). Choose a smaller "
                 f"value, or insist with --force")
     return out
 
@@ -267,6 +267,30 @@ def rule_within(item: str, lo: str, hi: str) -> Rule:
                     f"[{v[lo]!r}, {v[hi]!r}]")
         return None
     return rule
+
+
+def notebook_parameters(nb: Any) -> dict[str, Any]:
+    """The names and literal defaults assigned in a notebook's ``parameters`` cell.
+
+    A default that is not a Python literal is an error naming the parameter: the declaration
+    in the registry must be comparable with it.
+    """
+    import ast
+
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        return {}
+    out: dict[str, Any] = {}
+    for node in ast.parse(cells[0].source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
+                node.targets[0], ast.Name):
+            name = node.targets[0].id
+            try:
+                out[name] = ast.literal_eval(node.value)
+            except ValueError:
+                raise ParameterError(f"parameters cell: {name} = {ast.unparse(node.value)} is "
+                                     f"not a literal") from None
+    return out
 
 
 # --- tables -----------------------------------------------------------------------------

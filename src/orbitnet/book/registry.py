@@ -31,6 +31,7 @@ FRAMES = ("galaxy", "sky")
 #: Size of one orbit model in the cube (and in every prediction of it): per-orbit h1..h4 in
 #: float32 plus float64 weights, for the reference library (360 orbits, 152 Voronoi bins).
 REFERENCE_ORBITS, REFERENCE_BINS = 360, 152
+ML_UNIT = "M☉/L☉"
 MODEL_BYTES = REFERENCE_ORBITS * REFERENCE_BINS * 4 * 4 + REFERENCE_ORBITS * 8
 
 
@@ -83,7 +84,7 @@ def _galaxy(meaning: str = "galaxy folder under data/") -> Param:
 
 
 def _ml_show(meaning: str = "M/L of the images shown") -> Param:
-    return Param("ml_show", "float", 5.0, 5.0, meaning, lo=0, lo_open=True)
+    return Param("ml_show", "float", 5.0, 5.0, meaning, unit=ML_UNIT, lo=0, lo_open=True)
 
 
 def _n_jobs() -> Param:
@@ -113,13 +114,13 @@ CHAPTERS: tuple[Chapter, ...] = (
               "folder with the four input files (None: data/<galaxy>/inputs)"),
         _orbit_source("dynamite (a DYNAMITE run), engine (orbitnet's own) or auto"),
         _orblib_dir("a DYNAMITE run or models/orblib_XXX_YYY folder (None: the reference run)"),
-        Param("ml_start", "float", 1.0, 1.0, "first M/L of the grid", lo=0, lo_open=True),
-        Param("ml_stop", "float", 9.0, 9.0, "last M/L of the grid", lo=0, lo_open=True),
-        Param("ml_step", "float", 0.05, 0.05, "M/L grid step", lo=0, lo_open=True,
+        Param("ml_start", "float", 1.0, 1.0, "first M/L of the grid", unit=ML_UNIT, lo=0, lo_open=True),
+        Param("ml_stop", "float", 9.0, 9.0, "last M/L of the grid", unit=ML_UNIT, lo=0, lo_open=True),
+        Param("ml_step", "float", 0.05, 0.05, "M/L grid step", unit=ML_UNIT, lo=0, lo_open=True,
               cost=_grid_cube),
         _ml_show("M/L whose coefficient images are shown"),
         Param("ml_multiples", "list[float]", [2.0, 4.0, 6.0, 8.0], [2.0, 4.0, 6.0, 8.0],
-              "M/L values of the small-multiples figure", lo=0, lo_open=True, min_len=1),
+              "M/L values of the small-multiples figure", unit=ML_UNIT, lo=0, lo_open=True, min_len=1),
         _n_jobs(),
         Param("compare_engine", "bool", True, True,
               "with a DYNAMITE run present, also build orbitnet's own library and compare"),
@@ -212,7 +213,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               lo=1, hi=10000),
         Param("seed", "int", 0, 0, "seed of that network", lo=0),
         Param("ml_map", "float", None, None, "M/L of the maps (None: the orbit models' best fit)",
-              lo=0, lo_open=True),
+              unit=ML_UNIT, lo=0, lo_open=True),
         Param("frame", "str", "galaxy", "galaxy",
               "galaxy: major axis horizontal; sky: the pixel grid as stored", choices=FRAMES),
     )),

@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from orbitnet.book import notebooks
+from orbitnet.book.params import ParameterError, notebook_parameters
 from orbitnet.book.registry import CHAPTERS, get_chapter
 from orbitnet.data import paths
 
@@ -31,14 +30,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 class ChapterError(RuntimeError):
     """A chapter could not be run: bad id, bad parameter, or a failing cell."""
-
-
-def parse_value(text: str) -> Any:
-    """Parse a command-line parameter value as YAML (numbers, lists, booleans, strings)."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
 
 
 def notebook_path(chapter_id: str) -> Path:
@@ -62,20 +53,32 @@ def declared_parameters(chapter_id: str) -> dict[str, Any]:
 
 
 def resolve_parameters(chapter_id: str, profile: str = "full",
-                       overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Profile values, then ``overrides``; every name must be declared by the notebook."""
-    declared = declared_parameters(chapter_id)
-    params = get_chapter(chapter_id).profile(profile)
-    if "profile" in declared:
-        params["profile"] = profile
-    params.update(overrides or {})
-    unknown = sorted(set(params) - set(declared))
-    if unknown:
+                       overrides: Mapping[str, Any] | None = None,
+                       force: bool = False) -> dict[str, Any]:
+    """Every declared parameter: the profile's value, then ``overrides``, all checked.
+
+    Types, ranges, choices, cross-parameter rules and memory estimates come from the
+    chapter's declaration in :mod:`orbitnet.book.registry`; a bad value is a
+    :class:`ChapterError` naming parameter, value and what is allowed (``force`` lets a
+    value exceed the memory limit).
+    """
+    chapter = get_chapter(chapter_id)
+    values = chapter.profile(profile)
+    values.update(overrides or {})
+    try:
+        return chapter.validate(values, force=force)
+    except ParameterError as exc:
+        raise ChapterError(str(exc)) from None
+
+
+def _check_declarations(chapter_id: str, declared: Mapping[str, Any]) -> None:
+    """The notebook's parameters cell and the registry must name the same parameters."""
+    names = {p.name for p in get_chapter(chapter_id).params}
+    if set(declared) - {"profile"} != names:
         raise ChapterError(
-            f"chapter {chapter_id} has no parameter(s) {unknown}; its parameters are "
-            f"{sorted(declared)}"
-        )
-    return params
+            f"chapter {chapter_id}: the notebook's parameters cell declares "
+            f"{sorted(declared)}, the registry (orbitnet/book/registry.py) {sorted(names)}; "
+            f"declare every parameter in both")
 
 
 def _tag_hidden(output: Path) -> None:
@@ -112,12 +115,25 @@ def _failure_message(chapter_id: str, exc: Exception, failed: Path) -> str:
 
 def run_chapter(chapter_id: str, profile: str = "full",
                 overrides: Mapping[str, Any] | None = None, progress: bool = True,
-                log=print) -> Path:
-    """Execute ``notebooks/<id>.md`` into ``book/chapters/<id>.ipynb``; return that path."""
+                log=print, force: bool = False) -> Path:
+    """Execute ``notebooks/<id>.md`` into ``book/chapters/<id>.ipynb``; return that path.
+
+    Parameters are checked before the kernel starts (:func:`resolve_parameters`); the run's
+    wall time, peak memory and time per cell go to ``build/results/<id>.run.json``.
+    """
     import papermill as pm
 
+    from orbitnet.book.record import PeakMemory, write_run_record
+
+    params = resolve_parameters(chapter_id, profile, overrides, force=force)
     source = notebooks.read(notebook_path(chapter_id))
-    params = resolve_parameters(chapter_id, profile, overrides)
+    try:
+        declared = notebook_parameters(source)
+    except ParameterError as exc:
+        raise ChapterError(f"chapter {chapter_id}: {exc}") from None
+    _check_declarations(chapter_id, declared)
+    if "profile" in declared:
+        params["profile"] = profile
     paths.CHAPTERS_OUT.mkdir(parents=True, exist_ok=True)
     final = paths.CHAPTERS_OUT / f"{chapter_id}.ipynb"
     running = paths.CHAPTERS_OUT / f".{chapter_id}.running.ipynb"
@@ -127,10 +143,12 @@ def run_chapter(chapter_id: str, profile: str = "full",
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     log(f"chapter {chapter_id} ({profile}): parameters {params}")
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     try:
-        pm.execute_notebook(source, str(running), parameters=params, cwd=str(paths.ROOT),
-                            kernel_name="python3", progress_bar=progress, log_output=False)
+        with PeakMemory() as memory:
+            nb = pm.execute_notebook(source, str(running), parameters=params,
+                                     cwd=str(paths.ROOT), kernel_name="python3",
+                                     progress_bar=progress, log_output=False)
     except Exception as exc:
         if running.exists():
             os.replace(running, failed)
@@ -145,7 +163,10 @@ def run_chapter(chapter_id: str, profile: str = "full",
     os.replace(running, final)
     if failed.exists():
         failed.unlink()
-    log(f"chapter {chapter_id}: done in {time.perf_counter() - t0:.1f} s -> {final}")
+    wall = time.perf_counter() - t0
+    write_run_record(chapter_id, profile, params, started, wall, memory, nb, forced=force)
+    log(f"chapter {chapter_id}: done in {wall:.1f} s, peak memory "
+        f"{memory.peak / 2**30:.2f} GiB -> {final}")
     return final
 
 

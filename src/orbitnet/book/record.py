@@ -1,0 +1,178 @@
+"""What a chapter run cost: wall time, peak memory, time per cell, and the machine it ran on.
+
+The runner writes ``build/results/<chapter>.run.json`` after every successful chapter; the
+reproducibility appendix (:mod:`orbitnet.book.appendix`) is generated from these records.
+Peak memory is the largest sum, over this process and all its descendants (the notebook's
+kernel and its worker pools), of the proportional set size (PSS: shared pages are split
+between the processes sharing them, so forked workers are not counted twice), sampled every
+``interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from orbitnet.data import paths
+
+#: Packages whose versions the appendix lists.
+PACKAGES = ("numpy", "scipy", "h5py", "astropy", "matplotlib", "keras", "tensorflow",
+            "scikit-learn", "numba", "galpy", "dask", "distributed", "papermill", "jupytext",
+            "jupyter-book", "myst-nb", "sphinx")
+
+
+def run_record_path(chapter_id: str) -> Path:
+    """``build/results/<chapter>.run.json``."""
+    return paths.RESULTS / f"{chapter_id}.run.json"
+
+
+def _tree_memory(root: psutil.Process) -> tuple[int, int]:
+    """(sum of PSS over ``root`` and its descendants, largest single RSS) in bytes."""
+    total, largest = 0, 0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            info = proc.memory_full_info()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        total += getattr(info, "pss", info.rss)
+        largest = max(largest, info.rss)
+    return total, largest
+
+
+class PeakMemory:
+    """Context manager sampling the memory of this process tree in a background thread.
+
+    After the block, ``peak`` is the largest PSS sum seen and ``peak_process`` the largest
+    single process' RSS (bytes).
+    """
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.peak = 0
+        self.peak_process = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._root = psutil.Process(os.getpid())
+
+    def sample(self) -> None:
+        total, largest = _tree_memory(self._root)
+        self.peak = max(self.peak, total)
+        self.peak_process = max(self.peak_process, largest)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> PeakMemory:
+        self.sample()
+        self._thread = threading.Thread(target=self._loop, name="orbitnet-memory", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def cell_times(nb: Any) -> list[dict[str, Any]]:
+    """Seconds per executed code cell (from papermill's metadata), with its first line."""
+    out = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("papermill", {})
+        first = next((ln for ln in cell.source.splitlines()
+                      if ln.strip() and not ln.startswith("#")), "")
+        out.append({"cell": i, "first_line": first[:100], "tags": list(cell.metadata.get(
+            "tags", [])), "seconds": meta.get("duration")})
+    return out
+
+
+def machine() -> dict[str, Any]:
+    """Cores, CPU model, memory, OS, Python and GPUs (as TensorFlow would see them)."""
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {"cpu_model": model or "unknown", "logical_cores": psutil.cpu_count(),
+            "physical_cores": psutil.cpu_count(logical=False), "usable_cores": usable,
+            "memory_bytes": psutil.virtual_memory().total, "os": platform.platform(),
+            "python": platform.python_version(), "gpus": gpus()}
+
+
+def gpus() -> list[str]:
+    """GPU names from ``nvidia-smi`` where there is one (no TensorFlow import)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run([exe, "--query-gpu=name,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [ln.strip() for ln in out.splitlines() if ln.strip()]
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    """Installed versions of ``names`` (``"not installed"`` where absent)."""
+    from importlib import metadata
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def code_version() -> str:
+    """``git describe`` of the checkout (with ``-dirty``), or the package version."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=paths.ROOT,
+                              capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        from orbitnet import __version__
+
+        return __version__
+
+
+def write_run_record(chapter_id: str, profile: str, params: Mapping[str, Any], started: float,
+                     wall_seconds: float, memory: PeakMemory, nb: Any,
+                     forced: bool = False) -> Path:
+    """Write ``build/results/<chapter>.run.json`` atomically; return its path."""
+    import json
+
+    from orbitnet.store import write_text_atomic
+
+    record = {
+        "chapter": chapter_id, "profile": profile, "parameters": dict(params),
+        "forced": forced,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "wall_seconds": round(wall_seconds, 2), "peak_memory_bytes": memory.peak,
+        "peak_process_rss_bytes": memory.peak_process,
+        "load_average_1min_at_end": os.getloadavg()[0],
+        "cells": cell_times(nb), "code_version": code_version(), "machine": machine(),
+    }
+    path = run_record_path(chapter_id)
+    write_text_atomic(path, json.dumps(record, indent=2, default=str) + "\n")
+    return path

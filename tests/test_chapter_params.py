@@ -1,0 +1,205 @@
+"""Typed chapter parameters: checked before any work, one source for runner, list, README, book.
+
+The ``test_cli_*`` tests are issue 13 item 4's bad values, given on the command line as a
+user would; a value that is refused must be refused before papermill starts a kernel.
+"""
+
+import re
+
+import papermill
+import pytest
+
+from orbitnet.book import cli, notebooks, params, registry, runner
+from orbitnet.data import paths
+
+
+@pytest.fixture
+def executed(monkeypatch, tmp_path):
+    """Replace papermill's execution by a recorder: the parameters it would have run with."""
+    calls = []
+
+    def fake(source, output, parameters=None, **kwargs):
+        calls.append(dict(parameters or {}))
+        raise RuntimeError("stop: recorded instead of executed")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    monkeypatch.setattr(paths, "CHAPTERS_OUT", tmp_path / "out")
+    monkeypatch.setattr(paths, "RESULTS", tmp_path / "results")
+    return calls
+
+
+def _refused(capsys, executed, argv, *fragments):
+    """``orbitnet chapter argv`` exits 2 before any work, its message holding ``fragments``."""
+    assert cli.main(["chapter", *argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    for frag in fragments:
+        assert frag in err, f"{frag!r} not in {err!r}"
+    assert executed == [], "a kernel was started for a bad value"
+    return err
+
+
+# --- issue 13 item 4: each bad value -------------------------------------------------------
+
+
+def test_cli_ml_step_5e_2_is_the_float_0_05(capsys, executed):
+    assert params.parse_value("5e-2") == 0.05
+    assert params.parse_value("[1e-3, 2E2]") == [0.001, 200.0]
+    cli.main(["chapter", "02_orbit_libraries", "-p", "ml_step", "5e-2", "--no-progress"])
+    assert len(executed) == 1
+    value = executed[0]["ml_step"]
+    assert isinstance(value, float) and value == 0.05
+
+
+def test_cli_epochs_abc_is_refused(capsys, executed):
+    _refused(capsys, executed, ["03_dcnn", "-p", "epochs", "abc"],
+             "parameter epochs = 'abc'", "int in [1, 10000] or None")
+
+
+def test_cli_n_jobs_many_is_refused(capsys, executed):
+    _refused(capsys, executed, ["02_orbit_libraries", "-p", "n_jobs", "many"],
+             "parameter n_jobs = 'many'", "int in [1, 256] or None")
+    _refused(capsys, executed, ["05_gan", "-p", "n_jobs", "many"], "parameter n_jobs = 'many'")
+
+
+def test_cli_empty_steps_is_refused(capsys, executed):
+    _refused(capsys, executed, ["06_sparse", "-p", "steps", "[]"],
+             "parameter steps = []", "at least 1")
+
+
+def test_cli_ablation_coefficient_5_is_refused(capsys, executed):
+    _refused(capsys, executed, ["03_dcnn", "-p", "ablation_coefficient", "5"],
+             "parameter ablation_coefficient = 5", "out of range", "int in [1, 4]")
+
+
+def test_cli_show_loss_not_among_losses_is_refused(capsys, executed):
+    _refused(capsys, executed, ["04_losses", "-p", "show_loss", "l2", "-p", "losses", "[l1_err]"],
+             "show_loss = 'l2' must be one of losses = ['l1_err']")
+
+
+def test_cli_tiny_ml_step_is_refused_with_its_memory_estimate(capsys, executed):
+    err = _refused(capsys, executed, ["02_orbit_libraries", "-p", "ml_step", "0.00001"],
+                   "parameter ml_step = 1e-05 needs about", "800001 orbit models", "--force")
+    size = float(re.search(r"needs about ([0-9.]+) GiB", err).group(1))
+    assert 640 < size < 660  # 800001 x (360 x 152 x 4 float32 + 360 float64) = 652.6 GiB
+    # insisting lets the value through (the kernel would start)
+    cli.main(["chapter", "02_orbit_libraries", "-p", "ml_step", "0.00001", "--force",
+              "--no-progress"])
+    assert len(executed) == 1 and executed[0]["ml_step"] == 1e-5
+
+
+# --- more bad values ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("chapter", "name", "value", "fragment"), [
+    ("03_dcnn", "epochs", "0", "out of range"),
+    ("03_dcnn", "epochs", "2.5", "not a whole number"),
+    ("03_dcnn", "epochs", "true", "int in [1, 10000]"),
+    ("03_dcnn", "loss", "l3", "one of l2, l1, l2_err, l1_err"),
+    ("02_orbit_libraries", "ml_step", "0", "out of range"),
+    ("02_orbit_libraries", "ml_step", ".nan", "not finite"),
+    ("02_orbit_libraries", "compare_engine", "maybe", "true or false"),
+    ("02_orbit_libraries", "orblib_dir", "data/ngc6278/dynamite-3.O.O", "no such file"),
+    ("06_sparse", "methods", "[dcnn, nope]", "one of dcnn"),
+    ("05_gan", "seeds", "[-1]", "out of range"),
+    ("01_galaxy", "frame", "null", "one of galaxy, sky"),
+])
+def test_bad_values_name_parameter_value_and_range(chapter, name, value, fragment):
+    with pytest.raises(runner.ChapterError) as err:
+        runner.resolve_parameters(chapter, "full", {name: params.parse_value(value)})
+    assert f"parameter {name} = " in str(err.value) and fragment in str(err.value)
+
+
+def test_cross_parameter_rules():
+    with pytest.raises(runner.ChapterError, match="ml_start = 9.0 must be smaller than ml_stop"):
+        runner.resolve_parameters("02_orbit_libraries", "full", {"ml_start": 9.0, "ml_stop": 2.0})
+    with pytest.raises(runner.ChapterError, match=r"ml_show = 12.0 must lie in \[ml_start"):
+        runner.resolve_parameters("02_orbit_libraries", "full", {"ml_show": 12.0})
+    with pytest.raises(runner.ChapterError, match="orbit_source = 'engine'"):
+        runner.resolve_parameters("02_orbit_libraries", "full",
+                                  {"orbit_source": "engine",
+                                   "orblib_dir": str(paths.dynamite_run_dir())})
+    with pytest.raises(runner.ChapterError, match="show_recipe = 'thesis' must be one of recipes"):
+        runner.resolve_parameters("04_losses", "quick", {"show_recipe": "thesis"})
+
+
+def test_values_are_converted_to_their_type():
+    got = runner.resolve_parameters("03_dcnn", "full", {"epochs": 3.0, "ml_show": 5})
+    assert got["epochs"] == 3 and isinstance(got["epochs"], int)
+    assert got["ml_show"] == 5.0 and isinstance(got["ml_show"], float)
+    assert runner.resolve_parameters("03_dcnn", "full", {"epochs": None})["epochs"] is None
+
+
+def test_memory_limit_from_environment(monkeypatch):
+    monkeypatch.setenv("ORBITNET_MEMORY_LIMIT_GB", "1")
+    with pytest.raises(runner.ChapterError, match="1601 orbit models.*ORBITNET_MEMORY_LIMIT_GB"):
+        runner.resolve_parameters("02_orbit_libraries", "full", {"ml_step": 0.005})
+    monkeypatch.setenv("ORBITNET_MEMORY_LIMIT_GB", "2")
+    assert runner.resolve_parameters("02_orbit_libraries", "full",
+                                     {"ml_step": 0.005})["ml_step"] == 0.005
+
+
+# --- one source -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chapter", [c.id for c in registry.CHAPTERS])
+def test_notebook_defaults_equal_the_declaration(chapter):
+    """The parameters cell of ``notebooks/<id>.md`` has the declared names and defaults."""
+    nb = notebooks.read(notebooks.source_path(chapter))
+    in_notebook = params.notebook_parameters(nb)
+    in_notebook.pop("profile", None)
+    assert in_notebook == registry.get_chapter(chapter).defaults
+
+
+@pytest.mark.parametrize("profile", registry.PROFILES)
+def test_profiles_pass_their_own_checks(profile):
+    for ch in registry.CHAPTERS:
+        values = runner.resolve_parameters(ch.id, profile)
+        assert values == {p.name: (p.quick if profile == "quick" else p.default)
+                          for p in ch.params}
+
+
+def test_choices_match_the_package():
+    from orbitnet.emulators.gan import SCALINGS
+    from orbitnet.emulators.losses import LOSSES
+    from orbitnet.emulators.recipes import RECIPES
+    from orbitnet.studies.gan import VARIANTS
+    from orbitnet.studies.sparse import METHODS
+
+    assert tuple(LOSSES) == registry.LOSSES
+    assert set(registry.RECIPES) == set(RECIPES)
+    assert tuple(SCALINGS) == registry.GAN_SCALINGS
+    assert set(registry.GAN_VARIANTS) == set(VARIANTS)
+    assert tuple(METHODS) == registry.SPARSE_METHODS
+
+
+def test_model_size_matches_the_reference_library():
+    import h5py
+
+    with h5py.File(paths.reference_h5(), "r") as f:
+        n_orbits, _, n_bins = f["losvd"].shape
+    assert (n_orbits, n_bins) == (registry.REFERENCE_ORBITS, registry.REFERENCE_BINS)
+
+
+def test_readme_parameter_section_is_generated():
+    text = (paths.ROOT / "README.md").read_text()
+    begin, end = "<!-- parameters: begin -->\n", "<!-- parameters: end -->"
+    assert begin in text and end in text
+    section = text[text.index(begin) + len(begin):text.index(end)]
+    assert section.strip() == cli.list_text(markdown=True).strip(), (
+        "README's parameter tables are stale: regenerate them with "
+        "`orbitnet list --markdown`")
+
+
+def test_list_and_table_show_every_parameter(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for ch in registry.CHAPTERS:
+        assert ch.id in out
+        table = params.parameter_table(ch.id)
+        assert list(table["name"]) == [p.name for p in ch.params]
+        for p in ch.params:
+            assert f"    {p.name} = {p.default!r}" in out
+    table = params.parameter_table("04_losses", used={"recipes": ["fast"]})
+    row = list(table["name"]).index("recipes")
+    assert table["this run"][row] == "['fast']"
+    assert table["quick"][row] == "['fast']" and table["default (full)"][row] == "['thesis', 'fast']"
