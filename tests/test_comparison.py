@@ -70,3 +70,36 @@ def test_evaluate_linear_interpolation_and_cache(truth, tmp_path):
     np.testing.assert_allclose(pred.kinchi2[idx], out.kinchi2[idx], rtol=1e-5)
     assert abs(res["ml_best"] - out.fit.ml_best) <= 0.1
     assert pred.attrs["gh_show"].shape == (360, 152, 4)
+
+
+def test_residual_metric_one_coefficient_matches_the_full_cube():
+    rng = np.random.default_rng(1)
+    truth, pred = rng.normal(size=(2, 3, 5, 7, 4)).astype(np.float32)
+    err = rng.uniform(0.5, 2.0, size=(7, 4))
+    for k in range(4):
+        one = compare.median_abs_residual_over_err(pred[..., k], truth[..., k], err[:, k])
+        by_hand = np.median(np.abs(pred[..., k].astype(np.float64) - truth[..., k]) / err[:, k])
+        assert one == pytest.approx(by_hand, rel=1e-6)
+
+
+def test_nearest_index():
+    from orbitnet.fit.sweep import nearest_index
+
+    ml = np.array([4.0, 4.5, 5.0])
+    assert [nearest_index(ml, v) for v in (3.0, 4.7, 4.8, 9.0)] == [0, 1, 2, 2]
+    with pytest.raises(ValueError, match="empty"):
+        nearest_index([], 1.0)
+
+
+def test_evaluate_per_coefficient_and_spread(truth, tmp_path):
+    _, out, problem = truth
+    err = solver.gh_errors(problem)
+    pred_gh = out.gh.copy()
+    pred_gh[..., 2] += 0.5 * err[None, None, :, 2].astype(np.float32)
+    spread = np.broadcast_to(err.astype(np.float32), out.gh.shape)
+    _, res = compare.evaluate(lambda: (pred_gh, 1.5, spread), out, problem, tmp_path / "s.h5",
+                              {}, {}, n_jobs=1, progress=False, per_coefficient=True)
+    assert res["h1"]["median_abs_residual_over_err"] == 0.0
+    assert res["h3"]["median_abs_residual_over_err"] == pytest.approx(0.5, rel=1e-5)
+    assert res["h4"]["spread_over_err"] == pytest.approx(1.0)
+    assert res["train_seconds"] == 1.5

@@ -5,6 +5,7 @@ import refdata
 from orbitnet import store
 from orbitnet.data import paths
 from orbitnet.fit import cube
+from orbitnet.judge import compare
 from orbitnet.studies import libraries
 
 
@@ -46,15 +47,17 @@ def test_cached_until_parameters_change(galaxy, small):
     assert path.stat().st_mtime_ns != mtime
 
 
-def test_predicted_models_use_the_same_solver(galaxy, small, tmp_path):
+def test_predictions_are_solved_by_the_same_solver(galaxy, small, tmp_path):
     lib, _, _, out = small
     problem = cube.weight_problem(galaxy, lib)
-    pred = cube.predicted_models(problem, out.ml, out.gh, tmp_path / "p.h5", {"x": 1}, {},
-                                   n_jobs=2, progress=False)
+    pred, res = compare.evaluate(lambda: (out.gh, 0.0), out, problem, tmp_path / "p.h5",
+                                 {"x": 1}, {}, store_gh=True, n_jobs=2, progress=False)
     np.testing.assert_allclose(pred.kinchi2, out.kinchi2, rtol=1e-6)
+    assert res["median_abs_residual_over_err"] == 0.0
     assert cube.read_models(tmp_path / "p.h5").gh.shape == out.gh.shape
-    with pytest.raises(ValueError, match="2 predicted images for 3"):
-        cube.predicted_models(problem, out.ml, out.gh[:2], tmp_path / "q.h5", {}, {})
+    with pytest.raises(ValueError, match="prediction has shape"):
+        compare.evaluate(lambda: (out.gh[:2], 0.0), out, problem, tmp_path / "q.h5", {}, {},
+                         progress=False)
 
 
 def test_bin_mismatch_and_bad_grid(galaxy, small):

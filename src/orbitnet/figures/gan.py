@@ -11,6 +11,7 @@ from orbitnet.emulators.gan import TrainedGAN
 from orbitnet.figures.plots import image_limit
 from orbitnet.fit.cube import Models
 from orbitnet.fit.gh import GH_NAMES
+from orbitnet.fit.sweep import nearest_index
 from orbitnet.studies.gan import nearest_residual
 
 
@@ -73,7 +74,7 @@ def plot_cgan_images(pred: Models, truth: Models, err: np.ndarray, ml_show: floa
                      n_tube: int | None = None) -> plt.Figure:
     """At ``ml_show``, per coefficient: the orbit model, the cGAN mean, their difference and
     the spread over noise draws, the last two in units of the solver error."""
-    i = int(np.argmin(np.abs(truth.ml - ml_show)))
+    i = nearest_index(truth.ml, ml_show)
     mean, spread = pred.attrs["gh_show"], pred.attrs.get("spread_show")
     cols = ["orbit model", "cGAN mean", "(mean − model) / err", "spread / err"]
     fig, axes = plt.subplots(4, 4, figsize=(13, 9.5), sharex=True, sharey=True,

@@ -10,6 +10,7 @@ import numpy as np
 
 from orbitnet.data.galaxy import Galaxy
 from orbitnet.fit.gh import GH_NAMES, hermite_normalised
+from orbitnet.fit.sweep import nearest_index
 
 
 def mge_table(galaxy: Galaxy):
@@ -116,7 +117,7 @@ def plot_gh_images(gh: np.ndarray, n_tube: int | None = None, title: str = "",
 def plot_gh_small_multiples(ml: np.ndarray, gh_cube: np.ndarray, ml_show: Sequence[float],
                             n_tube: int | None = None, cmap: str = "RdBu_r") -> plt.Figure:
     """Rows: coefficients h1..h4; columns: the chosen M/L values (shared scale per row)."""
-    idx = [int(np.argmin(np.abs(ml - m))) for m in ml_show]
+    idx = [nearest_index(ml, m) for m in ml_show]
     fig, axes = plt.subplots(4, len(idx), figsize=(2.6 * len(idx) + 1, 9), sharex=True,
                              sharey=True, constrained_layout=True, squeeze=False)
     for l_idx in range(4):
@@ -423,7 +424,7 @@ def plot_sparse_images(study, truth, method: str = "dcnn", coefficient: int = 2,
                        ml_show: float = 5.0) -> plt.Figure:
     """The predicted h_l image at ``ml_show`` for each training-set size (thesis Fig. 6.1)."""
     sizes = sorted(study.sets, key=int, reverse=True)
-    i_show = int(np.argmin(np.abs(truth.ml - ml_show)))
+    i_show = nearest_index(truth.ml, ml_show)
     imgs = [truth.gh[i_show, ..., coefficient]] + [
         study.preds[method][n][0].attrs["gh_show"][..., coefficient] for n in sizes]
     titles = ["orbit model"] + [f"{n} models" for n in sizes]

@@ -3,7 +3,7 @@
 ``orbit_models`` turns a galaxy and an orbit library into the artifact
 ``build/artifacts/<galaxy>/orbit_models.h5`` (``ml``, ``gh``, ``chi2``, ``kinchi2``,
 ``weights``), recomputed only when the grid, the solver settings or an input file change.
-``predicted_models`` stores predictions in the same layout, with χ² from the same solver.
+Predictions are solved and judged in the same layout by :func:`orbitnet.judge.compare.evaluate`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from orbitnet.data import paths
 from orbitnet.data.galaxy import APERTURE_FILE, BINS_FILE, KIN_FILE, MGE_FILE, Galaxy
 from orbitnet.fit.chi2 import Fit, summarise
 from orbitnet.fit.solver import N_GH, WeightProblem, observed_targets
-from orbitnet.fit.sweep import check_ml_grid, ml_grid, run_sweep, solve_many
+from orbitnet.fit.sweep import check_ml_grid, ml_grid, run_sweep
 from orbitnet.orblib.library import OrbitLibrary
 
 SOURCES = ("auto", "dynamite", "engine")
@@ -185,24 +185,6 @@ def orbit_models(galaxy: Galaxy, library: OrbitLibrary, library_hashes: dict[str
     data = store.cached(path, params, inputs, compute, attrs=timing)
     attrs = store.read_attrs(path)
     return _models_from(data, N_GH * galaxy.n_bins, path, attrs)
-
-
-def predicted_models(problem: WeightProblem, ml: np.ndarray, gh: np.ndarray, path: Path,
-                     params: dict[str, Any], inputs: dict[str, str], n_jobs: int | None = None,
-                     progress: bool = True, desc: str = "weights") -> Models:
-    """Solve weights on predicted coefficients ``gh`` and store them like ``orbit_models``."""
-    ml = check_ml_grid(ml, "ml")
-    gh = np.asarray(gh, dtype=np.float32)
-    if gh.shape[0] != ml.size:
-        raise ValueError(f"{gh.shape[0]} predicted images for {ml.size} M/L values")
-
-    def compute() -> dict[str, np.ndarray]:
-        chi2, kinchi2, weights = solve_many(problem, gh, n_jobs=n_jobs, progress=progress,
-                                            desc=desc)
-        return {"ml": ml, "gh": gh, "chi2": chi2, "kinchi2": kinchi2, "weights": weights}
-
-    data = store.cached(path, params, inputs, compute)
-    return _models_from(data, N_GH * problem.n_bins, path, store.read_attrs(path))
 
 
 def read_models(path: Path | str) -> Models:

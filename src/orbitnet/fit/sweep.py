@@ -61,6 +61,14 @@ def ml_grid(start: float = 1.0, stop: float = 9.0, step: float = 0.05) -> np.nda
     return np.round(start + step * np.arange(n), 10)
 
 
+def nearest_index(ml: Sequence[float] | np.ndarray, value: float) -> int:
+    """Index of the grid value nearest to ``value`` (the first of two equally near)."""
+    grid = np.asarray(ml, dtype=float)
+    if grid.size == 0:
+        raise ValueError("the M/L grid is empty")
+    return int(np.argmin(np.abs(grid - float(value))))
+
+
 def check_ml_grid(ml: Sequence[float] | np.ndarray, name: str = "ml_grid") -> np.ndarray:
     """Return ``ml`` as a float array; raise ``ValueError`` naming ``name`` unless it is a
     non-empty, strictly increasing sequence of positive finite numbers."""

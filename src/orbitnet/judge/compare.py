@@ -18,7 +18,9 @@ import numpy as np
 from orbitnet.emulators.cache import cube_fingerprint
 from orbitnet.fit.chi2 import inside
 from orbitnet.fit.cube import Models
+from orbitnet.fit.gh import GH_NAMES
 from orbitnet.fit.solver import WeightProblem, gh_errors
+from orbitnet.fit.sweep import nearest_index
 
 SPARSE_STEPS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -43,7 +45,12 @@ def sparse_sets(n_models: int, steps: Sequence[int] = SPARSE_STEPS) -> dict[str,
 
 def median_abs_residual_over_err(pred: np.ndarray, truth: np.ndarray, err: np.ndarray,
                                  chunk: int = 16) -> float:
-    """Median over models, orbits, bins and coefficients of |pred − truth| / err."""
+    """Median over models, orbits, bins (and coefficients) of |pred − truth| / err.
+
+    The one residual metric of the book. ``pred`` and ``truth`` are (models, orbits, bins,
+    coefficients) with ``err`` (bins, coefficients), or one coefficient's (models, orbits,
+    bins) with ``err`` (bins,).
+    """
     if pred.shape != truth.shape:
         raise ValueError(f"prediction shape {pred.shape} differs from the models' {truth.shape}")
     parts = [
@@ -76,23 +83,27 @@ def judge(pred: Models, truth: Models, err: np.ndarray | None = None,
 
 def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: dict[str, Any],
              inputs: dict[str, str], ml_show: float = 5.0, store_gh: bool = False,
-             n_jobs: int | None = None, progress: bool = True, desc: str = "weights"
-             ) -> tuple[Models, dict[str, Any]]:
+             n_jobs: int | None = None, progress: bool = True, desc: str = "weights",
+             per_coefficient: bool = False) -> tuple[Models, dict[str, Any]]:
     """Train/predict (only when the cached artifact at ``path`` is stale), solve, judge.
 
-    ``fit_predict()`` returns ``(gh, train_seconds)`` with ``gh`` the prediction on
-    ``truth.ml``. The artifact keeps χ² curves, weights, the judged numbers and the
-    predicted images at ``ml_show`` (the whole cube only with ``store_gh``).
+    The one path by which every prediction is judged. ``fit_predict()`` returns
+    ``(gh, train_seconds)`` or ``(gh, train_seconds, spread)`` with ``gh`` the prediction on
+    ``truth.ml`` and ``spread`` a per-pixel scatter (e.g. over a generator's draws). The
+    artifact keeps χ² curves, weights, the judged numbers and the predicted images at
+    ``ml_show`` (the whole cube only with ``store_gh``). With ``per_coefficient`` the result
+    also holds ``h1``..``h4`` entries with each coefficient's residual (and spread) over err.
     """
     from orbitnet import store
     from orbitnet.fit.sweep import solve_many
 
     err = gh_errors(problem)
-    i_show = int(np.argmin(np.abs(truth.ml - ml_show)))
+    i_show = nearest_index(truth.ml, ml_show)
     stats: dict[str, Any] = {}
 
     def compute() -> dict[str, np.ndarray]:
-        gh, seconds = fit_predict()
+        gh, seconds, *rest = fit_predict()
+        spread = rest[0] if rest else None
         gh = np.asarray(gh, dtype=np.float32)
         if gh.shape != truth.gh.shape:
             raise ValueError(f"prediction has shape {gh.shape}, the orbit models "
@@ -102,9 +113,16 @@ def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: d
         stats["train_seconds"] = float(seconds)
         stats["median_abs_residual_over_err"] = median_abs_residual_over_err(gh, truth.gh, err)
         out = {"ml": truth.ml, "chi2": chi2, "kinchi2": kinchi2, "weights": weights,
-               "gh_show": gh[i_show]}
+               "gh_show": gh[i_show],
+               "residual": np.asarray([median_abs_residual_over_err(gh[..., k], truth.gh[..., k],
+                                                                    err[:, k])
+                                       for k in range(gh.shape[-1])])}
         if store_gh:
             out["gh"] = gh
+        if spread is not None:
+            out["spread_show"] = spread[i_show]
+            out["spread_over_err"] = np.asarray([float(np.median(spread[..., k] / err[:, k]))
+                                                 for k in range(gh.shape[-1])])
         return out
 
     data = store.cached(path, params, inputs, compute, attrs=stats)
@@ -112,8 +130,14 @@ def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: d
     pred = Models(ml=data["ml"], gh=data.get("gh"), chi2=data["chi2"], kinchi2=data["kinchi2"],
                   weights=data["weights"], n_kin=truth.n_kin, path=path, attrs=attrs)
     pred.attrs["gh_show"] = data["gh_show"]
+    pred.attrs["spread_show"] = data.get("spread_show")
     result = judge(pred, truth, residual=float(attrs["median_abs_residual_over_err"]))
     result["train_seconds"] = float(attrs["train_seconds"])
+    if per_coefficient:
+        for k, name in enumerate(GH_NAMES[:truth.gh.shape[-1]]):
+            result[name] = {"median_abs_residual_over_err": float(data["residual"][k])}
+            if "spread_over_err" in data:
+                result[name]["spread_over_err"] = float(data["spread_over_err"][k])
     return pred, result
 
 

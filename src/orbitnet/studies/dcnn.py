@@ -11,6 +11,7 @@ from orbitnet.data import paths
 from orbitnet.emulators.cache import cube_fingerprint
 from orbitnet.fit.cube import Models
 from orbitnet.fit.solver import WeightProblem, gh_errors
+from orbitnet.fit.sweep import nearest_index
 
 
 def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0,
@@ -28,7 +29,7 @@ def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0
     if epochs is not None:
         recipe_overrides["epochs"] = int(epochs)
     rec = get_recipe(recipe, **recipe_overrides)
-    i_show = int(np.argmin(np.abs(truth.ml - ml_show)))
+    i_show = nearest_index(truth.ml, ml_show)
     params = {"recipe": rec.to_dict(), "coefficient": coefficient, "mask": mask,
               "ml_show": float(truth.ml[i_show]), "cube": cube_fingerprint(truth)}
     path = (paths.artifacts_dir(galaxy) / "dcnn" / "ablation"

@@ -26,7 +26,7 @@ from orbitnet.emulators.gan import GENERATOR_FILE, GANConfig, TrainedGAN, train_
 from orbitnet.fit.cube import Models
 from orbitnet.fit.gh import GH_NAMES
 from orbitnet.fit.solver import WeightProblem
-from orbitnet.judge.compare import judge
+from orbitnet.judge.compare import evaluate, median_abs_residual_over_err
 
 #: What each variant changes in the base configuration (``cgan_global``: the cGAN with the
 #: thesis' global image scaling, whatever the base says).
@@ -110,10 +110,10 @@ def reference_residuals(truth: Models, err: np.ndarray, k: int) -> dict[str, flo
     """Residuals of trivial predictions for coefficient ``k``: all zeros, and the mean image
     over the models at every M/L (what a generator ignoring M/L at best achieves)."""
     y = truth.gh[..., k]
-    e = np.asarray(err)[:, k][None, None]
-    mean = y.mean(axis=0, dtype=np.float64)
-    return {"zero_image": float(np.median(np.abs(y) / e)),
-            "mean_image": float(np.median(np.abs(y - mean[None]) / e))}
+    e = np.asarray(err)[:, k]
+    mean = y.mean(axis=0, dtype=np.float64).astype(y.dtype)
+    return {"zero_image": median_abs_residual_over_err(np.zeros_like(y), y, e),
+            "mean_image": median_abs_residual_over_err(np.broadcast_to(mean, y.shape), y, e)}
 
 
 def judge_unconditional(gans: Mapping[int, TrainedGAN], truth: Models, err: np.ndarray,
@@ -135,50 +135,6 @@ def judge_unconditional(gans: Mapping[int, TrainedGAN], truth: Models, err: np.n
     return out
 
 
-def _solve_and_judge(path: Path, params: dict, inputs: dict, predict, truth: Models,
-                     problem: WeightProblem, err: np.ndarray, ml_show: float,
-                     n_jobs: int | None, progress: bool, desc: str
-                     ) -> tuple[Models, dict[str, Any]]:
-    """Cached: ``predict()`` → (cube, spread or None); weights solved; judged per coefficient."""
-    from orbitnet.fit.sweep import solve_many
-
-    i_show = int(np.argmin(np.abs(truth.ml - ml_show)))
-    stats: dict[str, Any] = {}
-
-    def compute() -> dict[str, np.ndarray]:
-        gh, spread = predict()
-        chi2, kinchi2, weights = solve_many(problem, gh, n_jobs=n_jobs, progress=progress,
-                                            desc=desc)
-        res = [float(np.median(np.abs(gh[..., k] - truth.gh[..., k]) / err[None, None, :, k]))
-               for k in range(gh.shape[-1])]
-        out = {"ml": truth.ml, "chi2": chi2, "kinchi2": kinchi2, "weights": weights,
-               "gh_show": gh[i_show], "residual": np.asarray(res),
-               "residual_all": np.asarray(_median_all(gh, truth.gh, err))}
-        if spread is not None:
-            out["spread_show"] = spread[i_show]
-            out["spread_over_err"] = np.asarray(
-                [float(np.median(spread[..., k] / err[None, None, :, k]))
-                 for k in range(gh.shape[-1])])
-        return out
-
-    data = store.cached(path, params, inputs, compute, attrs=stats)
-    pred = Models(ml=data["ml"], gh=None, chi2=data["chi2"], kinchi2=data["kinchi2"],
-                  weights=data["weights"], n_kin=truth.n_kin, path=path,
-                  attrs={"gh_show": data["gh_show"], "spread_show": data.get("spread_show")})
-    result = judge(pred, truth, residual=float(data["residual_all"]))
-    for k, name in enumerate(GH_NAMES):
-        result[name] = {"median_abs_residual_over_err": float(data["residual"][k])}
-        if "spread_over_err" in data:
-            result[name]["spread_over_err"] = float(data["spread_over_err"][k])
-    return pred, result
-
-
-def _median_all(pred: np.ndarray, truth: np.ndarray, err: np.ndarray) -> float:
-    from orbitnet.judge.compare import median_abs_residual_over_err
-
-    return median_abs_residual_over_err(pred, truth, err)
-
-
 def cgan_models(gans: Mapping[int, TrainedGAN], truth: Models, problem: WeightProblem,
                 err: np.ndarray, n_draws: int = 16, seed: int = 0, ml_show: float = 5.0,
                 galaxy: str = paths.GALAXY, n_jobs: int | None = None, progress: bool = True
@@ -196,18 +152,19 @@ def cgan_models(gans: Mapping[int, TrainedGAN], truth: Models, problem: WeightPr
     params = {"n_draws": int(n_draws), "seed": int(seed), "ml": truth.ml, "ml_show": ml_show}
     t_gen: dict[str, float] = {}
 
-    def predict() -> tuple[np.ndarray, np.ndarray]:
+    def predict() -> tuple[np.ndarray, float, np.ndarray]:
         t0 = time.perf_counter()
         gh = np.empty_like(truth.gh, dtype=np.float32)
         spread = np.empty_like(gh)
         for k in ks:
             gh[..., k], spread[..., k] = gans[k].conditional_mean(truth.ml, n_draws, seed)
         t_gen["generate_seconds"] = time.perf_counter() - t0
-        return gh, spread
+        return gh, sum(gans[k].seconds for k in ks), spread
 
     path = gan_root(galaxy) / f"cgan_{gans[0].path.parent.name}_models.h5"
-    pred, result = _solve_and_judge(path, params, inputs, predict, truth, problem, err,
-                                    ml_show, n_jobs, progress, "cGAN weights")
+    pred, result = evaluate(predict, truth, problem, path, params, inputs, ml_show=ml_show,
+                            n_jobs=n_jobs, progress=progress, desc="cGAN weights",
+                            per_coefficient=True)
     for k in ks:
         result[GH_NAMES[k]]["train_seconds"] = gans[k].seconds
         result[GH_NAMES[k]]["seconds_per_epoch"] = float(
@@ -248,11 +205,13 @@ def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray,
     path = gan_root(galaxy) / f"{label}_models.h5"
     params = {"ml": truth.ml, "ml_show": ml_show, "dir": str(found)}
 
-    def predict() -> tuple[np.ndarray, None]:
-        return emu.predict(truth.ml, allow_extrapolation=True), None
+    def predict() -> tuple[np.ndarray, float]:
+        return (emu.predict(truth.ml, allow_extrapolation=True),
+                float(sum(emu.meta.get("train_seconds", {}).values())))
 
-    pred, result = _solve_and_judge(path, params, store.input_hashes(files), predict, truth,
-                                    problem, err, ml_show, n_jobs, progress, "DCNN weights")
+    pred, result = evaluate(predict, truth, problem, path, params, store.input_hashes(files),
+                            ml_show=ml_show, n_jobs=n_jobs, progress=progress,
+                            desc="DCNN weights", per_coefficient=True)
     result["source"] = source
     result["recipe"] = emu.meta.get("recipe", {}).get("name", recipe)
     result["epochs"] = int(emu.meta.get("recipe", {}).get("epochs", 0))
@@ -274,7 +233,7 @@ def seed_spread(variant: str, truth: Models, base: GANConfig, seeds: Sequence[in
         secs.append(gan.seconds)
         if VARIANTS[variant]["conditional"]:
             mean, _ = gan.conditional_mean(truth.ml, n_draws, seed=0)
-            res.append(float(np.median(np.abs(mean - truth.gh[..., k]) / err[None, None, :, k])))
+            res.append(median_abs_residual_over_err(mean, truth.gh[..., k], err[:, k]))
         else:
             samples = gan.generate(n_samples, seed=0)
             res.append(nearest_residual(samples, truth.gh[train_idx, ..., k], err[:, k])[0])

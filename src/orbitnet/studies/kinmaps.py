@@ -27,6 +27,7 @@ from orbitnet.fit.kinematics import (
     residual_stats,
 )
 from orbitnet.fit.solver import WeightProblem
+from orbitnet.fit.sweep import nearest_index
 from orbitnet.orblib.library import OrbitLibrary
 
 COMPARISONS = ("obs_model", "obs_pred", "model_pred")
@@ -117,7 +118,7 @@ def map_study(galaxy: Galaxy, library: OrbitLibrary, problem: WeightProblem, tru
     emu = train_or_load(truth, problem, recipe, "l1_err", out_dir=out_dir, train_idx=idx,
                         epochs=epochs, seed=seed, galaxy=name)
     ml = truth.fit.ml_best if ml_map is None else float(ml_map)
-    i = int(np.argmin(np.abs(truth.ml - ml)))
+    i = nearest_index(truth.ml, ml)
     ml = float(truth.ml[i])
     model = kinematics_at(galaxy, library, problem, truth.gh[i].astype(float), ml)
     pred_gh = emu.predict([ml], allow_extrapolation=True)[0].astype(float)

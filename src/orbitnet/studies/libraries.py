@@ -10,6 +10,7 @@ import numpy as np
 from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
 from orbitnet.fit.cube import Models, engine_library, family_counts, orbit_models, weight_problem
+from orbitnet.fit.sweep import nearest_index
 from orbitnet.orblib.library import OrbitLibrary
 
 
@@ -36,7 +37,7 @@ def summary(orbit_models: Models, library: OrbitLibrary, source: str, read_secon
             timing: dict[str, float], ml_show: float) -> dict[str, Any]:
     """Chapter 2's headline numbers (``build/results/02_orbit_libraries.json``)."""
     fit, fit_chi2 = orbit_models.fit, orbit_models.fit_chi2
-    i_show = int(np.argmin(np.abs(orbit_models.ml - ml_show)))
+    i_show = nearest_index(orbit_models.ml, ml_show)
     gh = orbit_models.gh[i_show]
     return {
         "source": source,

@@ -18,6 +18,7 @@ from orbitnet.data import paths
 from orbitnet.emulators.cache import train_or_load
 from orbitnet.fit.cube import Models
 from orbitnet.fit.solver import WeightProblem
+from orbitnet.fit.sweep import nearest_index
 from orbitnet.judge.compare import predict_and_judge
 
 
@@ -99,7 +100,7 @@ def chapter4_summary(results: dict[str, dict[str, dict]], truth: Models, ml_show
                     "ml_1sigma": list(fit.ml_1sigma), "ml_2sigma": list(fit.ml_2sigma),
                     "level_1sigma": fit.levels[0], "kinchi2_min": fit.chi2_min,
                     "sweep_seconds": float(truth.attrs.get("sweep_seconds", np.nan))}
-    i_show = int(np.argmin(np.abs(truth.ml - ml_show)))
+    i_show = nearest_index(truth.ml, ml_show)
     out["ml_show_value"] = float(truth.ml[i_show])
     out["show_recipe"], out["show_loss"] = show_recipe, show_loss
     out["n_models"] = int(truth.ml.size)
