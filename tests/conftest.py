@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from orbitnet.data import paths
@@ -12,9 +13,10 @@ from orbitnet.data import paths
 
 @pytest.fixture(scope="session")
 def inputs_dir() -> Path:
+    import refdata
+
     d = paths.inputs_dir()
-    if not d.is_dir():
-        pytest.fail(f"{d} is missing: run `make data` before the tests")
+    refdata.require(d)
     return d
 
 
@@ -31,3 +33,30 @@ def inputs_copy(inputs_dir, tmp_path) -> Path:
     dst = tmp_path / "inputs"
     shutil.copytree(inputs_dir, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def small_cube(galaxy, tmp_path_factory):
+    """Factory of small orbit-model cubes on the reference library, each built once a session.
+
+    ``small_cube(lo, hi, step=0.05)`` returns ``(truth, problem)``: the cube on M/L
+    ``lo, lo + step, ..., hi`` and its weight problem.
+    """
+    import refdata
+
+    from orbitnet.fit import cube
+
+    made: dict[tuple[float, float, float], tuple] = {}
+
+    def make(lo: float = 5.5, hi: float = 6.25, step: float = 0.05):
+        key = (float(lo), float(hi), float(step))
+        if key not in made:
+            lib = refdata.library()
+            ml = np.round(np.arange(lo, hi + step / 5, step), 2)
+            path = tmp_path_factory.mktemp("cube") / "orbit_models.h5"
+            truth = cube.orbit_models(galaxy, lib, {"lib": "reference"}, ml=ml, n_jobs=2,
+                                      progress=False, path=path)
+            made[key] = (truth, cube.weight_problem(galaxy, lib))
+        return made[key]
+
+    return make

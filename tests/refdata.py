@@ -17,12 +17,15 @@ from orbitnet.orblib.dynamite import read_orblib
 from orbitnet.orblib.library import OrbitLibrary
 
 
+def require(path=None) -> None:
+    """Fail (never skip) with a hint when the shared data are missing; the one way to say so."""
+    path = paths.reference_h5() if path is None else path
+    if not path.exists():
+        pytest.fail(f"data missing ({path}): run `make data` first", pytrace=False)
+
+
 def _require() -> None:
-    if not paths.reference_h5().is_file():
-        pytest.fail(
-            f"reference data missing ({paths.reference_h5()}): run `make data` first",
-            pytrace=False,
-        )
+    require()
 
 
 @cache

@@ -3,18 +3,14 @@ import pytest
 import refdata
 
 from orbitnet.emulators.baselines import LinearInterpolation
-from orbitnet.fit import cube, solver
+from orbitnet.fit import solver
 from orbitnet.judge import compare
 
 
 @pytest.fixture(scope="module")
-def truth(galaxy, tmp_path_factory):
-    lib = refdata.library()
-    ml = np.round(np.arange(5.5, 6.251, 0.05), 2)
-    path = tmp_path_factory.mktemp("cmp") / "orbit_models.h5"
-    out = cube.orbit_models(galaxy, lib, {"lib": "x"}, ml=ml, n_jobs=2, progress=False,
-                              path=path)
-    return lib, out, cube.weight_problem(galaxy, lib)
+def truth(small_cube):
+    out, problem = small_cube(5.5, 6.25)
+    return refdata.library(), out, problem
 
 
 def test_sparse_sets_sizes():

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import warnings
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from orbitnet.emulators import (  # noqa: E402
+from orbitnet.emulators import (
     FAST,
     LOSSES,
     THESIS,
@@ -175,6 +174,7 @@ def test_normaliser_round_trip(data):
 
 # --- training and artifacts -------------------------------------------------------------
 
+@pytest.mark.slow
 def test_training_lowers_the_loss(trained):
     emu, _ = trained
     for i in range(4):
@@ -232,6 +232,7 @@ def test_mismatched_weights_file(trained, tmp_path):
         Emulator.load(tmp_path)
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights(data):
     ml, cube, err = data
     x = (ml - ml[0]) / (ml[-1] - ml[0])
@@ -257,6 +258,7 @@ def test_train_emulator_checks_inputs(data):
         train_emulator(ml, cube, err, loss="mse", progress=False)
 
 
+@pytest.mark.slow
 def test_no_mask_emulator_round_trip(data, tmp_path):
     ml, cube, err = data
     emu = train_emulator(ml, cube, err, loss="l2", recipe=TINY.with_(epochs=1),

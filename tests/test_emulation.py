@@ -2,24 +2,18 @@
 
 import numpy as np
 import pytest
-import refdata
 
 from orbitnet.emulators import cache
-from orbitnet.fit import cube
 from orbitnet.judge import compare
 from orbitnet.studies import losses
 
 
 @pytest.fixture(scope="module")
-def small_truth(galaxy, tmp_path_factory):
-    lib = refdata.library()
-    ml = np.round(np.arange(5.6, 6.01, 0.05), 2)
-    path = tmp_path_factory.mktemp("emu") / "orbit_models.h5"
-    truth = cube.orbit_models(galaxy, lib, {"lib": "x"}, ml=ml, n_jobs=2, progress=False,
-                                path=path)
-    return truth, cube.weight_problem(galaxy, lib)
+def small_truth(small_cube):
+    return small_cube(5.6, 6.0)
 
 
+@pytest.mark.slow
 def test_train_or_load_reuses_matching_runs(small_truth, tmp_path):
     truth, problem = small_truth
     out = tmp_path / "fast_l1"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import refdata
 
 from orbitnet.data import paths
 
-if not paths.inputs_dir().is_dir():  # fail loudly, never skip: the data are part of the tests
-    raise RuntimeError(f"{paths.inputs_dir()} is missing: run `make data`")
+refdata.require(paths.inputs_dir())  # fail loudly, never skip: the data are part of the tests
 
 
 @pytest.fixture(scope="module")
@@ -278,6 +278,7 @@ def test_small_library_structure(small_library):
     assert lib.meta["seed"] == 4242 and lib.meta["config"]["n_e"] == 2
 
 
+@pytest.mark.slow
 def test_same_seed_same_library(small_library, tmp_path):
     from orbitnet.orblib.engine import build_library, load_library, save_library
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from orbitnet.emulators.gan import (  # noqa: E402
+from orbitnet.emulators.gan import (
     META_FILE,
     GANConfig,
     GANTrainer,
@@ -20,7 +19,7 @@ from orbitnet.emulators.gan import (  # noqa: E402
     train_gan,
     train_or_load,
 )
-from orbitnet.studies.gan import blank_level, nearest_residual  # noqa: E402
+from orbitnet.studies.gan import blank_level, nearest_residual
 
 N_ORBITS, N_BINS, N_IMAGES = 12, 8, 10
 TINY = GANConfig(epochs=2, batch_size=2, latent_dim=4, disc_filters=(4, 8), seed=5)
@@ -93,6 +92,7 @@ def _trainer(seed: int = 0, conditional: bool = False) -> GANTrainer:
     return trainer
 
 
+@pytest.mark.slow
 def test_one_step_changes_both_networks():
     trainer = _trainer()
     y, _ = toy_images(4)
@@ -151,6 +151,7 @@ def test_discriminator_separates_real_from_obvious_fakes():
     assert p_real.min() > 0.5 > p_fake.max()
 
 
+@pytest.mark.slow
 def test_same_seed_same_result(trained):
     y, _ = toy_images()
     again = train_gan(y, TINY, progress=False)
@@ -165,6 +166,7 @@ def test_same_seed_same_result(trained):
     assert len(trained.history["epoch_seconds"]) == TINY.epochs
 
 
+@pytest.mark.slow
 def test_conditioning_changes_the_output():
     y, ml = toy_images()
     cgan = train_gan(y, GANConfig(**{**TINY.to_dict(), "conditional": True, "epochs": 1}),
