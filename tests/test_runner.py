@@ -115,3 +115,19 @@ def test_failed_chapter_writes_no_run_record(toy_book):
     with pytest.raises(runner.ChapterError):
         runner.run_chapter("91_fails", progress=False, log=lambda *_: None)
     assert not (toy_book / "results" / "91_fails.run.json").exists()
+
+
+def test_appendix_from_run_records(toy_book, monkeypatch):
+    from orbitnet.book import appendix
+
+    runner.run_chapter("90_ok", profile="quick", overrides={"name": "b"}, progress=False,
+                       log=lambda *_: None)
+    page = appendix.write_appendix(toy_book / "out" / "reproducibility.md").read_text()
+    rec = json.loads((toy_book / "results" / "90_ok.run.json").read_text())
+    assert "| `90_ok` | quick |" in page
+    assert f"{rec['wall_seconds']:.0f} s" in page
+    assert f"{rec['peak_memory_bytes'] / 2**30:.2f} GiB" in page
+    assert '| `name` | `"b"` |' in page and "| `x` | `5` |" in page
+    assert "Not run in this build: `91_fails`." in page
+    assert rec["machine"]["cpu_model"] in page and "| numpy |" in page
+    assert rec["cpu_seconds"] > 0

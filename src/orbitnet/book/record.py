@@ -46,17 +46,30 @@ def _tree_memory(root: psutil.Process) -> tuple[int, int]:
     return total, largest
 
 
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process and its reaped descendants."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 class PeakMemory:
     """Context manager sampling the memory of this process tree in a background thread.
 
-    After the block, ``peak`` is the largest PSS sum seen and ``peak_process`` the largest
-    single process' RSS (bytes).
+    After the block, ``peak`` is the largest PSS sum seen, ``peak_process`` the largest
+    single process' RSS (bytes), and ``cpu_seconds`` the CPU time this process and the
+    descendants it reaped (the kernel and, through it, its workers) used meanwhile: unlike
+    the wall time it hardly depends on what else shares the cores.
     """
 
     def __init__(self, interval: float = 0.5) -> None:
         self.interval = interval
         self.peak = 0
         self.peak_process = 0
+        self.cpu_seconds = float("nan")
+        self._cpu0 = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._root = psutil.Process(os.getpid())
@@ -71,6 +84,7 @@ class PeakMemory:
             self.sample()
 
     def __enter__(self) -> PeakMemory:
+        self._cpu0 = _children_cpu()
         self.sample()
         self._thread = threading.Thread(target=self._loop, name="orbitnet-memory", daemon=True)
         self._thread.start()
@@ -80,6 +94,7 @@ class PeakMemory:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        self.cpu_seconds = _children_cpu() - self._cpu0
 
 
 def cell_times(nb: Any) -> list[dict[str, Any]]:
@@ -168,7 +183,8 @@ def write_run_record(chapter_id: str, profile: str, params: Mapping[str, Any], s
         "chapter": chapter_id, "profile": profile, "parameters": dict(params),
         "forced": forced,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "wall_seconds": round(wall_seconds, 2), "peak_memory_bytes": memory.peak,
+        "wall_seconds": round(wall_seconds, 2), "cpu_seconds": round(memory.cpu_seconds, 2),
+        "peak_memory_bytes": memory.peak,
         "peak_process_rss_bytes": memory.peak_process,
         "load_average_1min_at_end": os.getloadavg()[0],
         "cells": cell_times(nb), "code_version": code_version(), "machine": machine(),

@@ -171,7 +171,11 @@ def run_chapter(chapter_id: str, profile: str = "full",
 
 
 def build_book(log=print) -> Path:
-    """Run jupyter-book on the repository root; return the HTML folder."""
+    """Generate the reproducibility appendix, run jupyter-book on the repository root; return
+    the HTML folder."""
+    from orbitnet.book.appendix import write_appendix
+
+    log(f"book: appendix from the run records -> {write_appendix()}")
     exe = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(exe if exe.exists() else shutil.which("jupyter-book") or "jupyter-book"),
            "build", str(paths.ROOT)]
