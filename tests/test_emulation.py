@@ -50,3 +50,25 @@ def test_chapter4_summary_picks_closest(small_truth):
     assert out["best"]["loss"] == "l1_err"
     assert out["fast"]["l1"]["ml_best"] == 6.0
     assert out["truth"]["ml_best"] == fit.ml_best
+
+
+@pytest.mark.slow
+def test_mask_ablation_reuses_the_emulators_net(small_truth, tmp_path, monkeypatch):
+    """With the l1_err loss the with-mask net is the emulator's own: same image as a net
+    trained alone with the same recipe and seed, and no second training."""
+    from orbitnet.data import paths
+    from orbitnet.studies import dcnn
+
+    monkeypatch.setattr(paths, "ARTIFACTS", tmp_path / "artifacts")
+    truth, problem = small_truth
+    with_mask, without_mask = dcnn.mask_ablation(truth, problem, 1, ml_show=5.8, epochs=1,
+                                                 progress=False)
+    ablation = paths.artifacts_dir() / "dcnn" / "ablation"
+    assert [p.name for p in ablation.iterdir()] == ["h2_nomask_fast.h5"]
+    assert (paths.artifacts_dir() / "dcnn" / "fast" / "l1_err" / "h2.weights.h5").is_file()
+    alone = dcnn.single_net_image(truth, problem, 1, mask=True, ml_show=5.8, epochs=1,
+                                  progress=False)
+    np.testing.assert_allclose(with_mask["image"], alone["image"], rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(with_mask["loss"], alone["loss"], rtol=1e-3)
+    np.testing.assert_array_equal(with_mask["truth"], alone["truth"])
+    assert without_mask["image"].shape == with_mask["image"].shape

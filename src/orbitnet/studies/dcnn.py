@@ -51,6 +51,43 @@ def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0
     return store.cached(path, params, {}, compute)
 
 
+def emulator_image(emu, truth: Models, coefficient: int, ml_show: float = 5.0
+                   ) -> dict[str, np.ndarray]:
+    """What :func:`single_net_image` returns, taken from a trained emulator's own net."""
+    i_show = int(np.argmin(np.abs(truth.ml - ml_show)))
+    name = f"h{coefficient + 1}"
+    image = emu.predict(truth.ml[i_show:i_show + 1], allow_extrapolation=True)[0, ..., coefficient]
+    return {"image": image, "truth": truth.gh[i_show, ..., coefficient],
+            "loss": np.asarray(emu.meta["history"][name]["loss"]),
+            "seconds": np.float64(emu.meta["train_seconds"][name])}
+
+
+def mask_ablation(truth: Models, problem: WeightProblem, coefficient: int = 0,
+                  recipe: str = "fast", loss: str = "l1_err", ml_show: float = 5.0,
+                  galaxy: str = paths.GALAXY, epochs: int | None = None,
+                  progress: bool = True) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One coefficient's net trained with and without the mask (``l1_err`` loss).
+
+    With the mask that net is the one the chapter's emulator trains for the coefficient
+    (same recipe, loss, data and seed), so when the chapter's ``loss`` is ``l1_err`` it is
+    taken from the emulator (trained or loaded here) instead of being trained twice.
+    """
+    from orbitnet.emulators.cache import train_or_load
+
+    if loss == "l1_err":
+        emu = train_or_load(truth, problem, recipe, loss, galaxy=galaxy, epochs=epochs,
+                            progress=progress)
+        with_mask = emulator_image(emu, truth, coefficient, ml_show)
+    else:
+        with_mask = single_net_image(truth, problem, coefficient, mask=True, recipe=recipe,
+                                     ml_show=ml_show, galaxy=galaxy, progress=progress,
+                                     epochs=epochs)
+    without_mask = single_net_image(truth, problem, coefficient, mask=False, recipe=recipe,
+                                    ml_show=ml_show, galaxy=galaxy, progress=progress,
+                                    epochs=epochs)
+    return with_mask, without_mask
+
+
 def ablation_stats(result: dict[str, np.ndarray], err: np.ndarray) -> dict[str, float]:
     """Median |prediction − model|/err overall and in the pixels that should be empty."""
     resid = np.abs(result["image"] - result["truth"]) / err[None, :]

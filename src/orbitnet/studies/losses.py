@@ -24,12 +24,15 @@ from orbitnet.judge.compare import predict_and_judge
 
 def loss_study(truth: Models, problem: WeightProblem, recipes: Sequence[str],
                losses: Sequence[str], epochs: int | None = None, progress: bool = True,
-               galaxy: str = paths.GALAXY, store_gh: bool = True
+               galaxy: str = paths.GALAXY, store_gh: bool = False, ml_show: float = 5.0
                ) -> tuple[dict[str, dict[str, dict]], dict[str, dict[str, Models]]]:
     """Train (or reload) one emulator per recipe and loss; predict, solve and judge each.
 
     Returns ``results[recipe][loss]`` (numbers for ``04_losses.json``) and the predictions
-    ``preds[recipe][loss]`` (stored as ``predictions_<recipe>_<loss>.h5``).
+    ``preds[recipe][loss]`` (stored as ``predictions_<recipe>_<loss>.h5``): χ² curves,
+    weights and the image at ``ml_show`` (``attrs["gh_show"]``). The predicted cube itself
+    (141 MB for 161 models) is kept only with ``store_gh``: holding all eight of the full
+    profile at once cost 1.1 GB of memory and disk for one figure's single image.
     """
     results: dict[str, dict[str, dict]] = {}
     preds: dict[str, dict[str, Models]] = {}
@@ -43,7 +46,8 @@ def loss_study(truth: Models, problem: WeightProblem, recipes: Sequence[str],
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=UserWarning)
                 pred, res = predict_and_judge(emu, truth, problem, path, store_gh=store_gh,
-                                              progress=progress, allow_extrapolation=True)
+                                              ml_show=ml_show, progress=progress,
+                                              allow_extrapolation=True)
             res["trained_ml_range"] = list(emu.ml_range)
             res["epochs_run"] = [len(h["loss"]) for h in emu.meta["history"].values()]
             results.setdefault(rec, {})[loss] = res
