@@ -1,4 +1,4 @@
-"""The ``orbitnet`` command: data, chapters, book."""
+"""The ``orbitnet`` command: data, chapters, book, grids."""
 
 from __future__ import annotations
 
@@ -35,6 +35,31 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list chapters and their parameters")
     ls.add_argument("--markdown", action="store_true",
                     help="Markdown tables (the README's parameter section)")
+
+    g = sub.add_parser("grid", help="engine libraries and chi2(M/L) sweeps over a parameter "
+                       "design, on a Dask cluster")
+    g.add_argument("--free", action="append", default=[], metavar="NAME[=LO:HI]",
+                   help="a free parameter, e.g. f-dh=0:1.5 (no range: the config's limits)")
+    g.add_argument("--design", choices=("regular", "sobol", "lhs", "list"), default="regular")
+    g.add_argument("-n", "--points", type=int, default=3,
+                   help="points per parameter (regular) or in all (sobol, lhs)")
+    g.add_argument("--seed", type=int, default=0, help="seed of a sobol/lhs design")
+    g.add_argument("--point", action="append", default=[], metavar="NAME=V[,NAME=V]",
+                   help="an explicit point (design list); repeat for more")
+    g.add_argument("--config", default=None, help="DYNAMITE configuration (default: NGC 6278)")
+    g.add_argument("--out", default=None, help="artifact folder (shared by all workers)")
+    g.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="engine setting for every library, e.g. n_e=4 (YAML value)")
+    g.add_argument("--ml", default=None, metavar="START:STOP:STEP",
+                   help="M/L grid of the sweeps (default 1:9:0.05)")
+    g.add_argument("--scheduler", default=None,
+                   help="address of a running Dask scheduler (or DASK_SCHEDULER_ADDRESS); "
+                        "default: a LocalCluster")
+    g.add_argument("--workers", type=int, default=None,
+                   help="LocalCluster worker processes (default: cores, one thread each)")
+    g.add_argument("--connect-timeout", type=float, default=10.0,
+                   help="seconds to wait for --scheduler (default 10)")
+    g.add_argument("--no-progress", action="store_true")
     return p
 
 
@@ -54,6 +79,45 @@ def list_text(markdown: bool = False) -> str:
             out.append(f"    {p.name} = {p.default!r}{unit}{quick}  # {p.meaning}; "
                        f"{p.allowed()}\n")
     return "".join(out)
+
+
+def _pairs(text: str) -> dict[str, str]:
+    out = {}
+    for item in filter(None, text.split(",")):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"expected NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from orbitnet.book.runner import parse_value
+    from orbitnet.data.galaxy import load_galaxy
+    from orbitnet.fit.grids import grid_sweeps
+    from orbitnet.fit.sweep import ml_grid
+
+    free = {}
+    for item in args.free:
+        name, _, rng = item.partition("=")
+        free[name.strip()] = tuple(float(x) for x in rng.split(":")) if rng else None
+    points = [{k: float(v) for k, v in _pairs(p).items()} for p in args.point]
+    if points and not free:
+        free = {name: None for name in points[0]}
+    engine = {k: parse_value(v) for item in args.set for k, v in _pairs(item).items()}
+    ml = ml_grid(*(float(x) for x in args.ml.split(":"))) if args.ml else None
+    res = grid_sweeps(load_galaxy(), free, kind=args.design, n=args.points, seed=args.seed,
+                      points=points or None, config=args.config, out_dir=args.out, ml=ml,
+                      scheduler=args.scheduler, n_workers=args.workers,
+                      connect_timeout=args.connect_timeout, progress=not args.no_progress,
+                      **engine)
+    d = res.to_dict()
+    for p, best, s in zip(d["points"], d.get("ml_best", []), res.summaries, strict=False):
+        print(f"{p}  ml_best {best}  library {s['key']} "
+              f"({'built' if s['library_built'] else 'cached'})")
+    print(f"{len(d['points'])} points, {res.n_built} libraries built, {d['workers']} workers, "
+          f"{d['wall_seconds']:.1f} s; record {res.extra['record']}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
                 build_book()
             else:
                 run_book(profile=args.profile, build=not args.no_build)
+        elif args.command == "grid":
+            try:
+                return _grid(args)
+            except (ValueError, RuntimeError, OSError) as exc:  # bad input, grid errors
+                print(f"orbitnet grid: error: {exc}", file=sys.stderr)
+                return 2
         elif args.command == "list":
             print(list_text(markdown=args.markdown), end="")
     except (ChapterError, DataError, KeyError, FileNotFoundError) as exc:

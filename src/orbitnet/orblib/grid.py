@@ -1,0 +1,375 @@
+"""Orbit libraries over a grid of parameter points, built on a Dask cluster.
+
+``design(space, ...)`` turns a :class:`~orbitnet.orblib.params.ParameterSpace` into points
+(a regular grid, a Sobol or Latin-hypercube design from ``scipy.stats.qmc``, or an explicit
+list). ``run_grid(...)`` builds the engine library of every point, and optionally an analysis
+of it (the χ²(M/L) sweep of :mod:`orbitnet.fit.sweep`), as artifacts in one folder:
+
+* ``library_<key>.h5`` and ``analysis_<key>_<akey>.h5``, written atomically; ``<key>`` is the
+  SHA-256 of the engine configuration (the point's parameters included), the galaxy's input
+  files and the engine's source code, ``<akey>`` that of the analysis settings;
+* beside each a ``.json`` manifest (written last, atomically) with the file's SHA-256, its
+  fingerprint and a summary. An artifact is trusted only when its manifest exists, the
+  fingerprint matches and the checksum verifies; anything else is rebuilt. So an interrupted
+  grid, run again, builds only what is missing, and a half-written file is never used.
+
+Tasks run on a ``distributed.LocalCluster`` (one single-threaded worker process per core) or
+on any running scheduler (``scheduler=`` or ``DASK_SCHEDULER_ADDRESS``). A worker that dies is
+replaced and its task re-run by the scheduler; every library is deterministic (per-orbit
+seeds, one numba and one BLAS thread per task), so the results do not depend on which worker
+built what, or how many there were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from orbitnet import store
+from orbitnet.orblib.engine import EngineConfig, build_library, load_library, save_library
+from orbitnet.orblib.engine.inputs import EngineInputs
+from orbitnet.orblib.library import OrbitLibrary
+from orbitnet.orblib.params import ParameterError, ParameterSpace
+
+DESIGNS = ("regular", "sobol", "lhs", "list")
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+ENGINE_DIR = Path(__file__).parent / "engine"
+
+
+class GridError(RuntimeError):
+    """A grid cannot be designed or run (empty design, unreachable scheduler, failed point)."""
+
+
+# ------------------------------------------------------------------------------ designs
+
+
+def design(space: ParameterSpace, kind: str = "regular", n: int | Mapping[str, int] = 3,
+           seed: int = 0, points: Sequence[Mapping[str, float]] | None = None
+           ) -> list[dict[str, float]]:
+    """Parameter points over the free parameters of ``space`` (configuration units).
+
+    ``regular``: ``n`` values per free parameter (or ``{name: n}``), ends included;
+    ``sobol`` / ``lhs``: ``n`` scrambled points from ``scipy.stats.qmc`` seeded by ``seed``;
+    ``list``: the given ``points``. Every point is checked by ``space.check``.
+    """
+    if kind not in DESIGNS:
+        raise GridError(f"design must be one of {DESIGNS}, got {kind!r}")
+    free = space.free
+    if kind == "list":
+        if not points:
+            raise GridError("empty design: the list of points is empty")
+        out = [{str(k): float(v) for k, v in p.items()} for p in points]
+    else:
+        if not free:
+            raise GridError("empty design: the parameter space has no free parameter "
+                            "(M/L is rescaled, not gridded)")
+        if kind == "regular":
+            counts = {p.name: int(n[p.name] if isinstance(n, Mapping) else n) for p in free}
+            if min(counts.values()) < 1:
+                raise GridError(f"empty design: {counts} points per parameter")
+            axes = [np.linspace(p.lo, p.hi, counts[p.name]) if counts[p.name] > 1
+                    else np.array([0.5 * (p.lo + p.hi)]) for p in free]
+            unit = list(itertools.product(*axes))
+        else:
+            if isinstance(n, Mapping) or int(n) < 1:
+                raise GridError(f"empty design: a {kind} design needs n >= 1 points, got {n}")
+            from scipy.stats import qmc
+
+            sampler = (qmc.Sobol(len(free), scramble=True, seed=seed) if kind == "sobol"
+                       else qmc.LatinHypercube(len(free), seed=seed))
+            unit = qmc.scale(sampler.random(int(n)), [p.lo for p in free], [p.hi for p in free])
+        out = [{p.name: float(np.round(v, 10)) for p, v in zip(free, row, strict=True)}
+               for row in unit]
+    for p in out:
+        try:
+            space.check(p)
+        except ParameterError as exc:
+            raise ParameterError(f"design point {p}: {exc}") from exc
+    return out
+
+
+# ------------------------------------------------------------------------- artifacts
+
+
+def engine_code_digest() -> str:
+    """SHA-256 of the engine's source files: a library made by other code is never reused."""
+    h = hashlib.sha256()
+    for f in sorted(ENGINE_DIR.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(store.canonical_json(obj).encode()).hexdigest()
+
+
+def _manifest(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def write_manifest(path: Path, fingerprint: Mapping[str, Any], summary: Mapping[str, Any]
+                   ) -> None:
+    """Record the finished artifact ``path``: its checksum, fingerprint and summary."""
+    store.write_text_atomic(_manifest(path), json.dumps(store._jsonable(
+        {"file": path.name, "sha256": store.file_sha256(path), "fingerprint": fingerprint,
+         "summary": summary}), indent=1, sort_keys=True))
+
+
+def trusted(path: Path, fingerprint: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The manifest of ``path`` when the artifact is complete, unchanged and made with
+    ``fingerprint``; else None (it must be rebuilt)."""
+    man = _manifest(path)
+    if not (path.is_file() and man.is_file()):
+        return None
+    try:
+        meta = json.loads(man.read_text())
+    except (OSError, ValueError):
+        return None
+    if store.canonical_json(meta.get("fingerprint")) != store.canonical_json(fingerprint):
+        return None
+    if meta.get("sha256") != store.file_sha256(path):
+        return None
+    return meta
+
+
+# ----------------------------------------------------------------------------- tasks
+
+
+@dataclass(frozen=True)
+class PointTask:
+    """Everything one worker needs to make the artifacts of one point (picklable)."""
+
+    index: int
+    point: dict[str, float]
+    config: EngineConfig
+    inputs: EngineInputs
+    input_hashes: dict[str, str]
+    out_dir: str
+    analysis: Any = None  # callable(OrbitLibrary) -> (datasets, summary), with .params()
+
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        return {"config": asdict(self.config), "inputs": self.input_hashes,
+                "engine_code": engine_code_digest()}
+
+    @property
+    def key(self) -> str:
+        return _digest(self.fingerprint)[:16]
+
+    @property
+    def library_path(self) -> Path:
+        return Path(self.out_dir) / f"library_{self.key}.h5"
+
+    def analysis_fingerprint(self) -> dict[str, Any]:
+        return {"library": self.key, "analysis": self.analysis.params()}
+
+    @property
+    def analysis_path(self) -> Path:
+        akey = _digest(self.analysis.params())[:8]
+        return Path(self.out_dir) / f"analysis_{self.key}_{akey}.h5"
+
+
+def library_content_digest(lib: OrbitLibrary) -> str:
+    """SHA-256 of a library's arrays (equal digests: bit-identical libraries)."""
+    h = hashlib.sha256()
+    for name in ("losvd", "intrinsic_mass", "aperture_mass", "intrinsic_mass_target",
+                 "aperture_mass_target", "orbit_type"):
+        h.update(np.ascontiguousarray(getattr(lib, name)).tobytes())
+    return h.hexdigest()
+
+
+def build_point(task: PointTask) -> dict[str, Any]:
+    """Make (or reuse) the library and analysis artifacts of one point; return its summary."""
+    from threadpoolctl import threadpool_limits
+
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {"index": task.index, "point": task.point, "key": task.key,
+                           "library": str(task.library_path), "worker_pid": os.getpid()}
+    lib = None
+    with threadpool_limits(1):
+        meta = trusted(task.library_path, task.fingerprint)
+        if meta is None:
+            lib = build_library(task.config, inputs=task.inputs, n_threads=1, progress=False)
+            lib_summary = {"library_seconds": lib.meta["timings"]["total_s"],
+                           "timings": lib.meta["timings"], "n_orbits": lib.n_orbits,
+                           "n_failed": lib.meta["n_failed"],
+                           "max_abs_dE_over_E": lib.meta["max_abs_dE_over_E"],
+                           "content_sha256": library_content_digest(lib)}
+            save_library(lib, task.library_path)
+            write_manifest(task.library_path, task.fingerprint, lib_summary)
+            out["library_built"] = True
+        else:
+            lib_summary = meta["summary"]
+            out["library_built"] = False
+        out.update(lib_summary)
+        if task.analysis is not None:
+            afp = task.analysis_fingerprint()
+            ameta = trusted(task.analysis_path, afp)
+            if ameta is None:
+                if lib is None:
+                    lib = load_library(task.library_path)
+                datasets, summary = task.analysis(lib)
+                store.write_artifact(task.analysis_path, datasets, afp,
+                                     {"library": lib_summary["content_sha256"]})
+                write_manifest(task.analysis_path, afp, summary)
+                out["analysis_built"] = True
+            else:
+                summary = ameta["summary"]
+                out["analysis_built"] = False
+            out["analysis"] = summary
+            out["analysis_file"] = str(task.analysis_path)
+    out["task_seconds"] = time.perf_counter() - t0
+    return out
+
+
+# ----------------------------------------------------------------------------- cluster
+
+
+def warm_up(inputs: EngineInputs) -> float:
+    """Load the engine's compiled kernels in this process (a tiny library); seconds taken.
+    Run on every worker first, so that library timings measure building, not loading."""
+    t0 = time.perf_counter()
+    build_library(EngineConfig(n_e=1, n_i2=2, n_i3=1, n_periods=1.0, n_samples=10, n_cross=2),
+                  inputs=inputs, n_threads=1, progress=False)
+    return time.perf_counter() - t0
+
+
+
+def default_workers() -> int:
+    """Usable cores (one single-threaded worker process each)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
+def connect(scheduler: str | None = None, n_workers: int | None = None,
+            timeout: float = 10.0):
+    """A ``distributed.Client``: to ``scheduler`` (or ``$DASK_SCHEDULER_ADDRESS``) when
+    given, else to a new ``LocalCluster`` of ``n_workers`` single-threaded processes.
+
+    Returns (client, cluster or None). An address that does not answer within ``timeout``
+    seconds is a :class:`GridError`.
+    """
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    address = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    if address:
+        try:
+            return Client(address, timeout=f"{timeout}s"), None
+        except (OSError, TimeoutError) as exc:
+            raise GridError(f"no Dask scheduler answered at {address!r} within {timeout:g} s "
+                            f"({type(exc).__name__}); start one with `dask scheduler` or "
+                            f"unset --scheduler / {SCHEDULER_ENV} for a local cluster"
+                            ) from exc
+    n = int(n_workers or default_workers())
+    if n < 1:
+        raise GridError(f"n_workers must be >= 1, got {n}")
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    return Client(cluster), cluster
+
+
+# ------------------------------------------------------------------------------- grid
+
+
+@dataclass
+class GridResult:
+    """Summaries of every point, in design order, and how the grid ran."""
+
+    points: list[dict[str, float]]
+    summaries: list[dict[str, Any]]
+    workers: int
+    wall_seconds: float
+    out_dir: Path
+    scheduler: str = "local"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_built(self) -> int:
+        return sum(bool(s.get("library_built")) for s in self.summaries)
+
+    @property
+    def library_seconds(self) -> list[float]:
+        return [float(s["library_seconds"]) for s in self.summaries]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"points": self.points, "workers": self.workers,
+               "wall_seconds": self.wall_seconds, "scheduler": self.scheduler,
+               "library_seconds_median": float(np.median(self.library_seconds)),
+               "libraries_built": self.n_built, "keys": [s["key"] for s in self.summaries]}
+        if self.summaries and "analysis" in self.summaries[0]:
+            for name in self.summaries[0]["analysis"]:
+                vals = [s["analysis"][name] for s in self.summaries]
+                if all(isinstance(v, (int, float)) for v in vals):
+                    out[name] = vals
+        return out
+
+
+def point_configs(space: ParameterSpace, points: Sequence[Mapping[str, float]],
+                  base: EngineConfig) -> list[EngineConfig]:
+    """The engine configuration of each point: ``base`` with the point's parameters."""
+    return [replace(base, **space.engine_overrides(p)) for p in points]
+
+
+def run_grid(space: ParameterSpace, points: Sequence[Mapping[str, float]], base: EngineConfig,
+             inputs: EngineInputs, input_hashes: Mapping[str, str], out_dir: Path | str,
+             analysis: Callable | None = None, scheduler: str | None = None,
+             n_workers: int | None = None, connect_timeout: float = 10.0,
+             progress: bool = True, client=None) -> GridResult:
+    """Build the library (and ``analysis``) of every point on a Dask cluster; see the module
+    docstring. Points that already have trusted artifacts are only read."""
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    if not points:
+        raise GridError("empty design: no points to build")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfgs = point_configs(space, points, base)
+    tasks = [PointTask(i, dict(p), c, inputs, dict(input_hashes), str(out_dir), analysis)
+             for i, (p, c) in enumerate(zip(points, cfgs, strict=True))]
+    t0 = time.perf_counter()
+    own = client is None
+    cluster = None
+    if own:
+        client, cluster = connect(scheduler, n_workers, connect_timeout)
+    results: list[dict[str, Any] | None] = [None] * len(tasks)
+    bar = tqdm(total=len(tasks), desc="grid", unit="library", disable=not progress)
+    futures = []
+    try:
+        workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        client.run(warm_up, inputs)
+        futures = client.map(build_point, tasks, key=[f"point-{t.index}-{t.key}"
+                                                      for t in tasks])
+        for fut in as_completed(futures):
+            res = fut.result()
+            results[res["index"]] = res
+            bar.update()
+        address = "local" if cluster is not None else str(client.scheduler.address)
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise
+    finally:
+        bar.close()
+        if own:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    res = GridResult(points=[dict(p) for p in points], summaries=results, workers=workers,
+                     wall_seconds=time.perf_counter() - t0, out_dir=out_dir, scheduler=address)
+    name = f"grid_{_digest([s['key'] for s in results])[:8]}.json"
+    res.extra["record"] = str(store.write_text_atomic(out_dir / name, json.dumps(
+        store._jsonable({**res.to_dict(), "summaries": results}), indent=1)))
+    return res

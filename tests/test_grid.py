@@ -1,0 +1,187 @@
+"""Grids of engine libraries on real Dask clusters: designs, bad input, a killed worker, an
+interrupted run, and bit-identical results on 1 and 2 workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from orbitnet.fit.grids import grid_sweeps, read_sweep
+from orbitnet.orblib.grid import GridError, connect, design
+from orbitnet.orblib.params import ParameterError, ParameterSpace
+
+# small libraries (2x2x2 start grid: 24 orbits, short orbits) so that a point takes ~1 s
+TINY = {"n_e": 2, "n_i2": 2, "n_i3": 2, "n_periods": 5.0, "n_samples": 500, "n_cross": 20}
+FREE = {"f-dh": (0.0, 1.5), "q-stars": (0.45, 0.54)}
+ML = np.round(np.arange(3.0, 9.0001, 0.1), 10)
+
+
+@pytest.fixture(scope="module")
+def space():
+    return ParameterSpace.from_config().free_over(FREE)
+
+
+def test_designs(space):
+    reg = design(space, "regular", n=3)
+    assert len(reg) == 9 and reg[0] == {"f-dh": 0.0, "q-stars": 0.45}
+    assert reg[-1] == {"f-dh": 1.5, "q-stars": 0.54} and reg[4] == {"f-dh": 0.75, "q-stars": 0.495}
+    assert len(design(space, "regular", n={"f-dh": 4, "q-stars": 2})) == 8
+    sob = design(space, "sobol", n=8, seed=3)
+    assert sob == design(space, "sobol", n=8, seed=3) != design(space, "sobol", n=8, seed=4)
+    lhs = np.array([[p["f-dh"], p["q-stars"]] for p in design(space, "lhs", n=5, seed=1)])
+    assert lhs.shape == (5, 2) and np.all((lhs >= [0.0, 0.45]) & (lhs <= [1.5, 0.54]))
+    # Latin hypercube: one point in each fifth of each range
+    np.testing.assert_array_equal(np.sort(np.floor((lhs[:, 0] - 0.0) / 0.3)), np.arange(5))
+    assert design(space, "list", points=[{"f-dh": 0.5}]) == [{"f-dh": 0.5}]
+
+
+def test_empty_and_bad_designs(space):
+    with pytest.raises(GridError, match="empty design: the list of points is empty"):
+        design(space, "list", points=[])
+    with pytest.raises(GridError, match="empty design"):
+        design(space, "regular", n=0)
+    with pytest.raises(GridError, match="empty design"):
+        design(space, "sobol", n=0)
+    all_fixed = ParameterSpace(tuple(replace(p, fixed=True) for p in space.parameters),
+                               space.mge_q)
+    with pytest.raises(GridError, match="no free parameter"):
+        design(all_fixed, "regular")
+    with pytest.raises(GridError, match="design must be one of"):
+        design(space, "random")
+    with pytest.raises(ParameterError, match=r"design point \{'q-stars': 0.6\}.*cannot be "
+                                             r"deprojected"):
+        design(ParameterSpace.from_config(), "list", points=[{"q-stars": 0.6}])
+    with pytest.raises(ParameterError, match="unknown parameter 'halo'"):
+        design(space, "list", points=[{"halo": 1.0}])
+
+
+def test_scheduler_that_does_not_answer():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    t0 = time.perf_counter()
+    with pytest.raises(GridError, match=rf"no Dask scheduler answered at '{address}' within "
+                                        r"2 s"):
+        connect(address, timeout=2.0)
+    assert time.perf_counter() - t0 < 20  # the stated timeout, plus client start-up
+
+
+def _arrays(res) -> list[dict[str, np.ndarray]]:
+    return [read_sweep(s) for s in res.summaries]
+
+
+def _assert_same(res, ref) -> None:
+    assert [s["key"] for s in res.summaries] == [s["key"] for s in ref.summaries]
+    assert ([s["content_sha256"] for s in res.summaries]
+            == [s["content_sha256"] for s in ref.summaries])  # bit-identical libraries
+    for a, b in zip(_arrays(res), _arrays(ref), strict=True):
+        for name in ("ml", "chi2", "kinchi2", "weights"):
+            np.testing.assert_array_equal(a[name], b[name])
+
+
+@pytest.fixture(scope="module")
+def reference(galaxy, tmp_path_factory):
+    """The 3x3 grid on a one-worker LocalCluster."""
+    out = tmp_path_factory.mktemp("grid_ref")
+    res = grid_sweeps(galaxy, FREE, n=3, out_dir=out, ml=ML, n_workers=1, progress=False,
+                      **TINY)
+    assert res.workers == 1 and res.n_built == 9
+    return res
+
+
+@pytest.mark.slow
+def test_reference_grid_and_cache(galaxy, reference):
+    d = reference.to_dict()
+    assert len(d["points"]) == 9 and len(d["ml_best"]) == 9
+    assert all(3.0 <= m <= 9.0 for m in d["ml_best"])
+    for s in reference.summaries:
+        assert s["n_failed"] == 0 and s["max_abs_dE_over_E"] < 1e-5
+        assert s["analysis"]["kinchi2_min"] > 0
+    again = grid_sweeps(galaxy, FREE, n=3, out_dir=reference.out_dir, ml=ML, n_workers=1,
+                        progress=False, **TINY)
+    assert again.n_built == 0 and not any(s["analysis_built"] for s in again.summaries)
+    _assert_same(again, reference)
+    record = json.loads(Path(again.extra["record"]).read_text())
+    assert record["keys"] == [s["key"] for s in reference.summaries]
+
+
+@pytest.mark.slow
+def test_killed_worker_grid_completes_identically(galaxy, reference, tmp_path):
+    """Kill a worker process of a 2-worker LocalCluster while it builds a library; the grid,
+    run through the cluster's address (the --scheduler path), completes bit-identically."""
+    from distributed import Client, LocalCluster
+
+    killed: list[int] = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        pids = client.run(os.getpid)
+
+        def killer() -> None:
+            deadline = time.time() + 300
+            while time.time() < deadline and not killed:
+                busy = [w for w, tasks in client.processing().items() if tasks]
+                if busy:
+                    time.sleep(0.3)  # inside build_point
+                    os.kill(pids[busy[0]], signal.SIGKILL)
+                    killed.append(pids[busy[0]])
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        res = grid_sweeps(galaxy, FREE, n=3, out_dir=tmp_path, ml=ML,
+                          scheduler=cluster.scheduler_address, progress=False, **TINY)
+        thread.join(5)
+    assert killed, "no worker was killed"
+    assert res.workers == 2 and len(res.summaries) == 9
+    _assert_same(res, reference)
+
+
+@pytest.mark.slow
+def test_interrupted_cli_run_resumes_identically(reference, tmp_path):
+    """SIGINT to `orbitnet grid` mid-run, a corrupted library, then the same command again:
+    only the missing or untrusted points are built, and the grid equals the reference."""
+    cmd = [sys.executable, "-m", "orbitnet.book.cli", "grid", "--free", "f-dh=0:1.5",
+           "--free", "q-stars=0.45:0.54", "-n", "3", "--ml", "3:9:0.1", "--workers", "2",
+           "--out", str(tmp_path), "--no-progress"]
+    cmd += [f"--set={k}={v}" for k, v in TINY.items()]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(tmp_path.glob("analysis_*.json"))) < 2:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0, err
+    done = len(list(tmp_path.glob("analysis_*.json")))
+    assert 2 <= done < 9, f"{done} points finished before the interrupt"
+    # a half-written library behind a manifest: its checksum no longer verifies
+    lib = sorted(tmp_path.glob("library_*.json"))[0].with_suffix(".h5")
+    data = lib.read_bytes()
+    lib.write_bytes(data[: len(data) // 2])
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    n_built = int(out.stdout.split(" libraries built")[0].split()[-1])
+    n_libs_before = 9 - n_built  # libraries reused
+    assert 1 <= n_built <= 9 - done + 1 and n_libs_before >= done - 1
+    rec = json.loads(Path(out.stdout.strip().split("record ")[-1]).read_text())
+    assert rec["workers"] == 2
+    assert [s["content_sha256"] for s in rec["summaries"]] == [
+        s["content_sha256"] for s in reference.summaries]
+    for s, r in zip(rec["summaries"], reference.summaries, strict=True):
+        a, b = read_sweep(s), read_sweep(r)
+        np.testing.assert_array_equal(a["kinchi2"], b["kinchi2"])
+        np.testing.assert_array_equal(a["weights"], b["weights"])
