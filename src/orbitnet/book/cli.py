@@ -92,7 +92,7 @@ def _pairs(text: str) -> dict[str, str]:
 
 
 def _grid(args: argparse.Namespace) -> int:
-    from orbitnet.book.runner import parse_value
+    from orbitnet.book.params import parse_value
     from orbitnet.data.galaxy import load_galaxy
     from orbitnet.fit.grids import grid_sweeps
     from orbitnet.fit.sweep import ml_grid

@@ -23,7 +23,7 @@ from orbitnet.fit.cube import galaxy_input_files
 from orbitnet.fit.solver import N_GH, WeightProblem, observed_targets
 from orbitnet.fit.sweep import check_ml_grid, ml_grid, run_sweep
 from orbitnet.orblib.engine import EngineConfig
-from orbitnet.orblib.grid import GridResult, design, run_grid
+from orbitnet.orblib.grid import GridError, GridResult, design, run_grid
 from orbitnet.orblib.library import OrbitLibrary
 from orbitnet.orblib.params import ParameterSpace
 
@@ -101,6 +101,8 @@ def grid_sweeps(galaxy: Galaxy, free: Mapping[str, tuple[float, float] | None],
     """
     from orbitnet.orblib.engine.inputs import from_galaxy
 
+    if kind == "list" and not points:
+        raise GridError("empty design: a list design needs points (--point NAME=V,...)")
     space = ParameterSpace.from_config(config).free_over(free)
     pts = design(space, kind, n=n, seed=seed, points=points)
     base = EngineConfig.from_constants(galaxy.constants, **engine)

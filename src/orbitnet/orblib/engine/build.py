@@ -182,7 +182,11 @@ def _integrate_all(ss: StartSpace, pot: Potential, obs: Observation, cfg: Engine
     intr = np.zeros((2 * n_lib, n_cells))
     info = np.zeros((len(starts), 6))
     weight = 1.0 / (8.0 * cfg.n_samples * d**3)
-    batch = max(4 * n_threads, 8)
+    # boxes (about twice the steps of tubes) first, then tubes; within a batch the threads
+    # take orbits one at a time (dynamic schedule), so no thread idles behind a long orbit.
+    # Each orbit's random numbers depend on its index only: any order gives the same library.
+    order = np.r_[np.flatnonzero(kinds == 0), np.flatnonzero(kinds == 1)]
+    batch = max(16 * n_threads, 32)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -191,20 +195,22 @@ def _integrate_all(ss: StartSpace, pot: Potential, obs: Observation, cfg: Engine
     old_threads = nb.get_num_threads()
     nb.set_num_threads(n_threads)
     try:
-        for lo in range(0, len(starts), batch):
-            sl = slice(lo, min(lo + batch, len(starts)))
-            nbat = sl.stop - sl.start
-            lb = np.zeros((nbat, obs.n_vel, obs.n_bins))
-            ib = np.zeros((nbat, n_cells))
-            _run_batch(np.ascontiguousarray(starts[sl]), t_end[sl], kinds[sl],
-                       np.arange(sl.start, sl.stop, dtype=np.int64), cfg.seed, cfg.n_samples,
-                       cfg.rtol, cfg.energy_tol, cfg.max_steps, *pot.args, obs.proj,
-                       obs.aperture, obs.bins, obs.psf_sigma, obs.psf_cumweight, obs.vel,
-                       obs.r_edges, obs.n_theta, obs.n_phi, weight, lb, ib, info[sl])
-            np.add.at(losvd, lib[sl], lb)
-            np.add.at(intr, lib[sl], ib)
+        for lo in range(0, len(order), batch):
+            sel = order[lo:lo + batch]
+            lb = np.zeros((sel.size, obs.n_vel, obs.n_bins))
+            ib = np.zeros((sel.size, n_cells))
+            ibat = np.zeros((sel.size, info.shape[1]))
+            with nb.parallel_chunksize(1):
+                _run_batch(np.ascontiguousarray(starts[sel]), t_end[sel], kinds[sel],
+                           sel.astype(np.int64), cfg.seed, cfg.n_samples, cfg.rtol,
+                           cfg.energy_tol, cfg.max_steps, *pot.args, obs.proj, obs.aperture,
+                           obs.bins, obs.psf_sigma, obs.psf_cumweight, obs.vel, obs.r_edges,
+                           obs.n_theta, obs.n_phi, weight, lb, ib, ibat)
+            info[sel] = ibat
+            np.add.at(losvd, lib[sel], lb)
+            np.add.at(intr, lib[sel], ib)
             if bar is not None:
-                bar.update(nbat)
+                bar.update(sel.size)
     finally:
         nb.set_num_threads(old_threads)
         if bar is not None:
@@ -263,7 +269,7 @@ def build_library(config: EngineConfig | None = None, inputs: EngineInputs | Non
     timings["potential_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     ss = start_space(pot, model.arcsec_km, cfg.n_e, cfg.n_i2, cfg.n_i3, cfg.logrmin,
-                     cfg.logrmax, cfg.dithering, cfg.n_cross)
+                     cfg.logrmax, cfg.dithering, cfg.n_cross, n_threads)
     timings["start_space_s"] = time.perf_counter() - t1
     obs = observation(model, inputs, cfg.logrmin, cfg.logrmax, cfg.vel_width, cfg.n_vel)
     t2 = time.perf_counter()

@@ -146,7 +146,7 @@ def integrate_orbit(y0, t_end, t_samp, rtol, atol, h0, max_steps, grid, sc, mge,
     return OK, n, h_used if n > 0 else h
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def plane_crossings(y0, n_cross, t_max, rtol, atol, h0, tol, grid, sc, mge):
     """Radii sqrt(x^2 + z^2) at the first ``n_cross`` crossings of the y = 0 plane, each located
     by bisection of the interpolant to |y| < tol. Returns (radii, count)."""

@@ -95,32 +95,53 @@ def golden_min(f, a: float, b: float, c: float, tol: float = 1e-4) -> float:
 
 
 def thin_tubes(pot: Potential, energies: np.ndarray, thetas: np.ndarray, b_out: np.ndarray,
-               n_cross: int = 400) -> np.ndarray:
-    """Thin short-axis tube radii b_in (n_e, n_i2), searched from the equatorial angle inwards."""
+               n_cross: int = 400, n_threads: int = 1) -> np.ndarray:
+    """Thin short-axis tube radii b_in (n_e, n_i2), searched from the equatorial angle inwards.
+
+    The equatorial searches run first, energy after energy (each starts from the previous
+    energy's ratio b_in / b_out); the inner angles of each energy, which depend only on that
+    energy's equatorial radius, then run on ``n_threads`` threads (the numba integration
+    releases the GIL). Same numbers as one loop over energies and angles.
+    """
     n_e, n_i2 = b_out.shape
     b_in = np.zeros_like(b_out)
+
+    def search(i: int, j: int, frac: float = 0.5) -> float:
+        bo, e, th = b_out[i, j], energies[i], thetas[j]
+        if j == n_i2 - 1:
+            a, g, c = 0.11 * bo, frac * bo, 0.89 * bo
+        elif j == n_i2 - 2:
+            g = np.clip(b_in[i, j + 1], 0.02 * bo, 0.99 * bo)
+            a, c = max(g - 0.1 * bo, 0.01 * bo), min(g + 0.1 * bo, bo)
+        else:
+            g = np.clip(b_in[i, j + 1], 0.11 * bo, 0.99 * bo)
+            span = 0.08 * b_out[i, -1]
+            a, c = max(g - span, 0.1 * bo), min(g + span, bo)
+        return golden_min(lambda r: tube_width(pot, e, r, th, n_cross), a, g, c)
+
     frac = 0.5
     for i in range(n_e):
-        for j in range(n_i2 - 1, -1, -1):
-            bo, e, th = b_out[i, j], energies[i], thetas[j]
-            if j == n_i2 - 1:
-                a, g, c = 0.11 * bo, frac * bo, 0.89 * bo
-            elif j == n_i2 - 2:
-                g = np.clip(b_in[i, j + 1], 0.02 * bo, 0.99 * bo)
-                a, c = max(g - 0.1 * bo, 0.01 * bo), min(g + 0.1 * bo, bo)
-            else:
-                g = np.clip(b_in[i, j + 1], 0.11 * bo, 0.99 * bo)
-                span = 0.08 * b_out[i, -1]
-                a, c = max(g - span, 0.1 * bo), min(g + span, bo)
-            b_in[i, j] = golden_min(lambda r, e=e, th=th: tube_width(pot, e, r, th, n_cross),
-                                    a, g, c)
+        b_in[i, -1] = search(i, n_i2 - 1, frac)
         frac = float(np.clip(b_in[i, -1] / b_out[i, -1], 0.12, 0.88))
+
+    def inner(i: int) -> None:
+        for j in range(n_i2 - 2, -1, -1):
+            b_in[i, j] = search(i, j)
+
+    if n_threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(n_threads) as pool:
+            list(pool.map(inner, range(n_e)))
+    else:
+        for i in range(n_e):
+            inner(i)
     return b_in
 
 
 def start_space(pot: Potential, arcsec_km: float, n_e: int = 6, n_i2: int = 5, n_i3: int = 4,
                 logrmin: float = -0.101275, logrmax: float = 1.99123, dithering: int = 1,
-                n_cross: int = 400) -> StartSpace:
+                n_cross: int = 400, n_threads: int = 1) -> StartSpace:
     """Build the (dithered) start space; counts are per library orbit, multiplied by dithering."""
     ne, ni2, ni3 = n_e * dithering, n_i2 * dithering, n_i3 * dithering
     lmin, lmax = logrmin + np.log10(arcsec_km), logrmax + np.log10(arcsec_km)
@@ -130,7 +151,7 @@ def start_space(pot: Potential, arcsec_km: float, n_e: int = 6, n_i2: int = 5, n
     phis = 0.5 * np.pi * (np.arange(ni3) + 0.5) / ni3
     b_out = np.array([[find_req(pot, e, th, 0.0, r) for th in thetas]
                       for e, r in zip(energies, radii, strict=True)])
-    b_in = thin_tubes(pot, energies, thetas, b_out, n_cross)
+    b_in = thin_tubes(pot, energies, thetas, b_out, n_cross, n_threads)
     b_mid = b_out
     r_t = b_in[:, -1].copy()
     ax = accel_at(pot, np.stack([r_t, 0 * r_t, 0 * r_t], -1))[:, 0]
