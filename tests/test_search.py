@@ -84,6 +84,7 @@ def test_expected_improvement_matches_monte_carlo():
     assert expected_improvement(np.array([0.5]), np.array([0.0]), best)[0] == pytest.approx(0.3)
 
 
+@pytest.mark.slow
 def test_gp_acquisition_finds_known_minimum_1d():
     cands = np.linspace(0, 1, 101)[:, None]
     calls = []

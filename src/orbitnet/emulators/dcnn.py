@@ -147,6 +147,8 @@ def build_dcnn(
     kernels: tuple[tuple[int, int], tuple[int, int]] = KERNELS,
     fused: bool = False,
     name: str = "dcnn",
+    n_inputs: int = 1,
+    hidden: tuple[int, int] | None = None,
 ) -> keras.Model:
     """Build the (uncompiled) Table B.1 network for ``n_orbits x n_bins`` images.
 
@@ -159,18 +161,26 @@ def build_dcnn(
     fused : compute the second deconvolution and the pixel ``Dense(1)`` as one
         :class:`DeconvPixel` layer (same function and parameters, faster).
     name : model name.
+    n_inputs : conditioning parameters (1: M/L, the thesis; 3: (log f, q, M/L), Chapter 9).
+    hidden : widths of the two Dense layers before the seed layer; default Table B.1's
+        (2, 6) for one input and (6, 6) for more, so that several parameters are not
+        squeezed through two units (the only change of the conditioned net).
 
     Returns
     -------
-    keras.Model mapping ``(batch, 1)`` to ``(batch, n_orbits, n_bins)``.
+    keras.Model mapping ``(batch, n_inputs)`` to ``(batch, n_orbits, n_bins)``.
     """
     if n_orbits < 1 or n_bins < 1:
         raise ValueError(f"image size must be positive, got {n_orbits} x {n_bins}")
+    if n_inputs < 1:
+        raise ValueError(f"n_inputs must be positive, got {n_inputs}")
+    if hidden is None:
+        hidden = (2, 6) if n_inputs == 1 else (6, 6)
     rows, cols = seed_grid(n_orbits, n_bins)
-    inp = keras.Input(shape=(1,), name="ml")
-    x = layers.Dense(2, name="dense_in")(inp)
+    inp = keras.Input(shape=(n_inputs,), name="ml" if n_inputs == 1 else "params")
+    x = layers.Dense(hidden[0], name="dense_in")(inp)
     x = layers.LeakyReLU(name="leaky_1")(x)
-    x = layers.Dense(6, name="dense_hidden")(x)
+    x = layers.Dense(hidden[1], name="dense_hidden")(x)
     x = layers.LeakyReLU(name="leaky_2")(x)
     x = layers.Dense(rows * cols * SEED_CHANNELS, name="dense_seed")(x)
     x = layers.LeakyReLU(name="leaky_3")(x)

@@ -141,7 +141,8 @@ def fit_coefficient(
 
     Parameters
     ----------
-    x : inputs in M/L order (scaled to [0, 1]).
+    x : inputs in M/L order (scaled to [0, 1]); (n,) or (n, k) for a net conditioned on k
+        parameters.
     y : targets in cube units.
     loss : one of :data:`~orbitnet.emulators.losses.LOSSES`.
     err : (n_bins,) or (n_orbits, n_bins) solver errors (``*_err`` losses).
@@ -151,7 +152,8 @@ def fit_coefficient(
     progress : show a tqdm bar.
     desc : label of the bar (default ``h<index + 1>``).
     """
-    x = np.asarray(x, dtype=np.float32).reshape(-1, 1)
+    x = np.asarray(x, dtype=np.float32)
+    x = x.reshape(x.shape[0], -1) if x.ndim == 2 else x.reshape(-1, 1)
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 3 or y.shape[0] != x.shape[0]:
         raise ValueError(f"targets must be (n_models, n_orbits, n_bins) with n_models = "
@@ -164,7 +166,8 @@ def fit_coefficient(
     baseline = float(keras.ops.convert_to_numpy(base(y_n[train], np.zeros_like(y_n[train]))))
     factor = 1.0 / baseline if baseline > 0 and np.isfinite(baseline) else 1.0
 
-    model = build_dcnn(y.shape[1], y.shape[2], mask=mask, fused=recipe.fused)
+    model = build_dcnn(y.shape[1], y.shape[2], mask=mask, fused=recipe.fused,
+                       n_inputs=x.shape[1])
     steps = recipe.epochs * math.ceil(train.size / recipe.batch_size)
     lr = recipe.learning_rate
     if recipe.schedule == "cosine":
