@@ -134,6 +134,13 @@ def test_strategies_on_an_analytic_lattice():
         assert truth.judge(gp.best)["distance"] < 3
 
 
+def test_registry_strategies_match_the_study():
+    from orbitnet.book.registry import BEYOND_STRATEGIES
+    from orbitnet.studies.beyond import STRATEGIES
+
+    assert BEYOND_STRATEGIES == STRATEGIES
+
+
 def test_min_libraries_needs_every_larger_budget():
     per = {"4": {"frac_inside_1sigma": 1.0, "libraries_used": 4},
            "6": {"frac_inside_1sigma": 0.5, "libraries_used": 6},

@@ -27,6 +27,8 @@ GAN_VARIANTS = ("gan", "gan_nomask", "cgan", "cgan_global")
 SPARSE_METHODS = ("dcnn", "dcnn_thesis", "linear", "pca_gp", "rescale")
 ORBIT_SOURCES = ("auto", "dynamite", "engine")
 FRAMES = ("galaxy", "sky")
+BEYOND_STRATEGIES = ("dynamite_grid", "quadratic", "gp_chi2", "cube_multilinear",
+                     "cube_pca_gp", "cube_dcnn")
 
 #: Size of one orbit model in the cube (and in every prediction of it): per-orbit h1..h4 in
 #: float32 plus float64 weights, for the reference library (360 orbits, 152 Voronoi bins).
@@ -216,6 +218,49 @@ CHAPTERS: tuple[Chapter, ...] = (
               unit=ML_UNIT, lo=0, lo_open=True),
         Param("frame", "str", "galaxy", "galaxy",
               "galaxy: major axis horizontal; sky: the pixel grid as stored", choices=FRAMES),
+    )),
+    Chapter("09_beyond_ml", "Beyond M/L: the dark halo and the shape", (
+        _galaxy(),
+        Param("log_f", "list[float]", [0.5, 1.0, 1.5], [0.0, 0.5, 1.0],
+              "truth lattice in log10(M200/M*) (the halo)", lo=-1.5, hi=1.5, min_len=2),
+        Param("q", "list[float]", [0.46, 0.50, 0.54], [0.46, 0.50, 0.54],
+              "truth lattice in the intrinsic flattening q", lo=0.05, hi=0.55, min_len=2),
+        Param("n_e", "int", 6, 3, "library energies (6 x 5 x 4 x 3 = 360 orbits: the thesis)",
+              lo=2, hi=40),
+        Param("n_i2", "int", 5, 2, "library second integrals", lo=2, hi=40),
+        Param("n_i3", "int", 4, 2, "library third integrals", lo=2, hi=40),
+        Param("n_periods", "float", 200.0, 20.0, "orbital periods integrated per orbit",
+              lo=1, hi=1000),
+        Param("n_samples", "int", 50000, 2000, "samples stored per orbit", lo=100,
+              hi=1_000_000),
+        Param("ml_start", "float", 2.5, 3.0, "first M/L of each library's sweep", unit=ML_UNIT,
+              lo=0, lo_open=True),
+        Param("ml_stop", "float", 8.5, 8.0, "last M/L of the sweep", unit=ML_UNIT, lo=0,
+              lo_open=True),
+        Param("ml_step", "float", 0.1, 0.25, "M/L step of the sweep", unit=ML_UNIT, lo=0,
+              lo_open=True),
+        Param("ml_cube_step", "float", 0.25, 0.5, "M/L step of the GH cubes the emulators "
+              "learn (from 3 to 8)", unit=ML_UNIT, lo=0, lo_open=True),
+        Param("budgets", "list[int]", [4, 6, 9], [4, 6],
+              "libraries each strategy may build", lo=1, min_len=1),
+        Param("seeds", "list[int]", [0, 1, 2], [0, 1], "seeds of the randomised strategies",
+              lo=0, min_len=1),
+        Param("strategies", "list[str]", list(BEYOND_STRATEGIES), list(BEYOND_STRATEGIES),
+              "strategies to judge", choices=BEYOND_STRATEGIES, min_len=1),
+        Param("dcnn_budgets", "list[int]", [4], [4],
+              "budgets at which the conditioned network is trained", lo=1),
+        Param("dcnn_seeds", "list[int]", [0], [0], "seeds of the conditioned network", lo=0,
+              min_len=1),
+        Param("dcnn_epochs", "int", 10, 2, "epochs of the conditioned network", lo=1,
+              hi=10000),
+        Param("floor", "float", None, None, "judging level floor in χ² (None: the measured "
+              "library noise; 0: the strict 1σ level)", lo=0),
+        Param("convergence_seeds", "list[int]", [1, 2], [1],
+              "other engine seeds at DYNAMITE's start point", lo=0),
+        Param("convergence_large", "list[int]", [10, 7, 5], [],
+              "(n_e, n_i2, n_i3) of the larger library ([]: skip)", lo=2, hi=40),
+        Param("convergence_dithering", "int", 0, 0, "dithering of one more library "
+              "(0: skip)", lo=0, hi=4),
     )),
     Chapter("08_conclusions", "Conclusions", (
         _galaxy("galaxy whose chapters are summarised"),

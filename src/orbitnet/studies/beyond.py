@@ -335,7 +335,7 @@ def min_libraries(per_budget: dict[str, dict[str, Any]], frac: float = 0.9) -> f
 def run_study(lat: Lattice, galaxy: Galaxy, budgets: Sequence[int], seeds: Sequence[int],
               strategies: Sequence[str] = STRATEGIES, floor: float = 0.0,
               dcnn: dict[str, Any] | None = None, dcnn_budgets: Sequence[int] | None = None,
-              progress: bool = True) -> tuple[dict[str, Any], dict[str, dict[str, list[Run]]]]:
+              dcnn_seeds: Sequence[int] | None = None, progress: bool = True) -> tuple[dict[str, Any], dict[str, dict[str, list[Run]]]]:
     """Every strategy at every budget (and seed, for the randomised ones), judged."""
     from tqdm.auto import tqdm
 
@@ -353,7 +353,10 @@ def run_study(lat: Lattice, galaxy: Galaxy, budgets: Sequence[int], seeds: Seque
                     subgrid(lat, b)
                 except ValueError:
                     continue
-            for s in (seeds if name in SEEDED else seeds[:1]):
+            run_seeds = seeds if name in SEEDED else seeds[:1]
+            if name == "cube_dcnn" and dcnn_seeds is not None:
+                run_seeds = dcnn_seeds
+            for s in run_seeds:
                 jobs.append((name, b, s))
     for name, b, s in tqdm(jobs, desc="strategies", disable=not progress):
         run = run_strategy(name, lat, galaxy, b, s, n_kin, dcnn=dcnn)

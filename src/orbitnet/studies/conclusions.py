@@ -7,10 +7,10 @@ from typing import Any
 from orbitnet.store import load_results
 
 CHAPTER_RESULTS = ("01_galaxy", "02_orbit_libraries", "03_dcnn", "04_losses", "05_gan",
-                   "06_sparse", "07_maps")
+                   "06_sparse", "07_maps", "09_beyond_ml")
 
 
-def gather(optional: tuple[str, ...] = ("05_gan",)) -> dict[str, dict[str, Any]]:
+def gather(optional: tuple[str, ...] = ("05_gan", "09_beyond_ml")) -> dict[str, dict[str, Any]]:
     """All chapters' results; a missing required chapter is an error naming it."""
     out = {}
     for ch in CHAPTER_RESULTS:
@@ -55,4 +55,16 @@ def summary(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
     gan = res.get("05_gan") or {}
     cgan = gan.get("cgan") or {}
     out["cgan_ml_best"] = cgan.get("ml_best")
+    out["beyond"] = beyond_summary(res.get("09_beyond_ml") or {})
     return out
+
+
+def beyond_summary(ch9: dict[str, Any]) -> dict[str, Any]:
+    """Chapter 9's verdict for the Conclusions (sentences say so when it was not run)."""
+    if not ch9:
+        missing = "Chapter 9 (Beyond M/L) was not run in this build."
+        return {"winner": missing, "goal": "", "grid": "", "thesis_ml": "", "level": ""}
+    s = ch9["sentences"]
+    return {"winner": s["winner"], "goal": s["goal"], "grid": s["grid"],
+            "thesis_ml": s["thesis_ml"], "level": s["level"],
+            "n_libraries": ch9["truth"]["n_libraries"]}
