@@ -243,7 +243,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               "learn (from 3 to 8)", unit=ML_UNIT, lo=0, lo_open=True),
         Param("budgets", "list[int]", [4, 6, 9], [4, 6],
               "libraries each strategy may build", lo=1, min_len=1),
-        Param("seeds", "list[int]", [0, 1, 2], [0, 1], "seeds of the randomised strategies",
+        Param("seeds", "list[int]", [0, 1, 2], [0], "seeds of the randomised strategies",
               lo=0, min_len=1),
         Param("strategies", "list[str]", list(BEYOND_STRATEGIES), list(BEYOND_STRATEGIES),
               "strategies to judge", choices=BEYOND_STRATEGIES, min_len=1),
