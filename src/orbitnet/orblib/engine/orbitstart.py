@@ -98,10 +98,10 @@ def thin_tubes(pot: Potential, energies: np.ndarray, thetas: np.ndarray, b_out: 
                n_cross: int = 400, n_threads: int = 1) -> np.ndarray:
     """Thin short-axis tube radii b_in (n_e, n_i2), searched from the equatorial angle inwards.
 
-    The equatorial searches run first, energy after energy (each starts from the previous
-    energy's ratio b_in / b_out); the inner angles of each energy, which depend only on that
-    energy's equatorial radius, then run on ``n_threads`` threads (the numba integration
-    releases the GIL). Same numbers as one loop over energies and angles.
+    The equatorial searches run energy after energy (each starts from the previous energy's
+    ratio b_in / b_out); the inner angles of an energy depend only on its equatorial radius,
+    so they run on other threads (the numba integration releases the GIL) while the next
+    equator is searched. Same numbers as one loop over energies and angles.
     """
     n_e, n_i2 = b_out.shape
     b_in = np.zeros_like(b_out)
@@ -119,23 +119,24 @@ def thin_tubes(pot: Potential, energies: np.ndarray, thetas: np.ndarray, b_out: 
             a, c = max(g - span, 0.1 * bo), min(g + span, bo)
         return golden_min(lambda r: tube_width(pot, e, r, th, n_cross), a, g, c)
 
-    frac = 0.5
-    for i in range(n_e):
-        b_in[i, -1] = search(i, n_i2 - 1, frac)
-        frac = float(np.clip(b_in[i, -1] / b_out[i, -1], 0.12, 0.88))
-
     def inner(i: int) -> None:
         for j in range(n_i2 - 2, -1, -1):
             b_in[i, j] = search(i, j)
 
-    if n_threads > 1:
-        from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(n_threads) as pool:
-            list(pool.map(inner, range(n_e)))
-    else:
-        for i in range(n_e):
-            inner(i)
+    frac = 0.5
+    with ThreadPoolExecutor(max(1, n_threads)) as pool:
+        jobs = []
+        for i in range(n_e):  # each energy's inner angles start as soon as its equator is known
+            b_in[i, -1] = search(i, n_i2 - 1, frac)
+            frac = float(np.clip(b_in[i, -1] / b_out[i, -1], 0.12, 0.88))
+            if n_threads > 1:
+                jobs.append(pool.submit(inner, i))
+            else:
+                inner(i)
+        for job in jobs:
+            job.result()
     return b_in
 
 
