@@ -82,7 +82,7 @@ def test_warm_sweep_equals_cold_scipy_sweep_and_keeps_the_fit():
 
     lib, kin = refdata.library(), refdata.kinematics()
     grid = ml_grid(5.5, 6.2, 0.05)
-    res = run_sweep(lib, kin, grid, n_jobs=2, progress=False, keep_gh=False)
+    res = run_sweep(lib, kin, grid, n_jobs=2, progress=False, keep_gh=False, solver="warm")
     assert res.gh is None
     problem = WeightProblem(lib, *observed_targets(kin))
     cold = [problem.solve(gh_per_orbit(lib, kin["v"], kin["sigma"], m)) for m in grid]
@@ -95,5 +95,27 @@ def test_warm_sweep_equals_cold_scipy_sweep_and_keeps_the_fit():
     assert warm_fit.ml_best == cold_fit.ml_best == 5.85
     np.testing.assert_allclose(warm_fit.ml_1sigma, cold_fit.ml_1sigma, rtol=1e-9)
     np.testing.assert_allclose(warm_fit.ml_1sigma, [5.739, 5.945], atol=1e-3)
-    one = run_sweep(lib, kin, grid, n_jobs=1, progress=False, keep_gh=False)
+    one = run_sweep(lib, kin, grid, n_jobs=1, progress=False, keep_gh=False, solver="warm")
     np.testing.assert_array_equal(one.weights, res.weights)  # chunking never changes bits
+
+
+def test_warm_sweep_never_worse_than_scipy_on_an_engine_library():
+    """Engine libraries have a total-mass row with error ~1e-16 (the MGE targets sum to 1
+    to round-off), where scipy's NNLS can stop early: the warm solver's chi2 is never
+    higher, and its positive set satisfies the optimality conditions."""
+    from orbitnet.data.galaxy import load_galaxy
+    from orbitnet.fit.cube import weight_problem
+    from orbitnet.orblib.engine import build_library
+
+    lib = build_library(n_e=2, n_i2=2, n_i3=2, n_periods=5.0, n_samples=500, n_cross=20,
+                        progress=False)
+    gal = load_galaxy()
+    problem = weight_problem(gal, lib)
+    grid = ml_grid(4.0, 7.0, 0.5)
+    warm = run_sweep(lib, gal.kinematics, grid, n_jobs=1, progress=False, problem=problem,
+                     solver="warm")
+    cold = run_sweep(lib, gal.kinematics, grid, n_jobs=1, progress=False, problem=problem)
+    # the total-mass row (1/err ~ 9e15) turns one ulp of sum(w) into a chi2 step of ~1
+    assert np.all(warm.chi2 <= cold.chi2 * (1 + 1e-12) + 4)
+    with pytest.raises(ValueError, match="solver must be"):
+        run_sweep(lib, gal.kinematics, grid, solver="fast")

@@ -55,14 +55,14 @@ class LibrarySweep:
             h.update(np.ascontiguousarray(arr, float).tobytes())
         return {"ml": self.ml.tolist(), "kinematics_sha256": h.hexdigest(),
                 "lum_intr_rel_err": self.lum_intr_rel_err,
-                "sb_proj_rel_err": self.sb_proj_rel_err, "solver": "nnls_warm"}
+                "sb_proj_rel_err": self.sb_proj_rel_err, "solver": "nnls_warm-2"}
 
     def __call__(self, library: OrbitLibrary) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         problem = WeightProblem(library, self.targets, self.errors,
                                 lum_intr_rel_err=self.lum_intr_rel_err,
                                 sb_proj_rel_err=self.sb_proj_rel_err)
         res = run_sweep(library, {"v": self.v, "sigma": self.sigma}, self.ml, n_jobs=1,
-                        progress=False, problem=problem, keep_gh=False)
+                        progress=False, problem=problem, keep_gh=False, solver="warm")
         fit = summarise(res.ml, res.kinchi2, N_GH * library.n_bins)
         summary = {"ml_best": fit.ml_best, "ml_best_refined": fit.ml_best_refined,
                    "ml_1sigma_lo": fit.ml_1sigma[0], "ml_1sigma_hi": fit.ml_1sigma[1],

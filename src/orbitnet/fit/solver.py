@@ -238,7 +238,7 @@ def _ls(a: np.ndarray, b: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return solve_triangular(r[:k, :k], r[:k, k], check_finite=False)
 
 
-TOL_FACTOR = 1.0
+TOL_FACTOR = 100.0
 
 
 def nnls_warm(a: np.ndarray, b: np.ndarray, passive: np.ndarray | None = None,
@@ -247,8 +247,9 @@ def nnls_warm(a: np.ndarray, b: np.ndarray, passive: np.ndarray | None = None,
 
     Without a guess the positive set of ``scipy.optimize.nnls`` is taken. The guess is made
     feasible (columns whose least-squares weight is not positive are dropped), then
-    Lawson-Hanson steps add the column of largest gradient ``a^T (b - a w)`` until none
-    exceeds the round-off level ``100 eps |b| max_j |a_j|``. The returned weights are always
+    Lawson-Hanson steps add the column of largest gradient ``a_j^T (b - a w)`` until none
+    exceeds its round-off level ``100 eps |a_j| |b - a w|`` (the residual is evaluated in
+    extended precision where rows are large). The returned weights are always
     one QR solve on the final positive set, so they depend on that set only, not on the path
     (the solution of a full-rank problem is unique: any start gives the same numbers).
     """
@@ -265,20 +266,29 @@ def nnls_warm(a: np.ndarray, b: np.ndarray, passive: np.ndarray | None = None,
             w[idx] = z
             break
         inset[idx[z <= 0]] = False
-    tol = TOL_FACTOR * np.finfo(float).eps * np.linalg.norm(b) * np.linalg.norm(a, axis=0).max()
-    blocked = np.zeros(n, bool)
-    # rows whose size dwarfs a typical residual (here the total-mass row, b ~ 2e7) lose the
-    # residual to cancellation in float64: those rows are evaluated in extended precision
+    # Rows far larger than the rest (the total-mass row: its error can be ~1e-16, giving
+    # entries ~1e16) cannot give an accurate residual, hence gradient. Their part of the
+    # gradient is instead taken from the optimality of the current least-squares solution:
+    # with w the solution on the positive set P, a_P^T r = 0, so the big rows' residual r_B
+    # solves a_BP^T r_B = -(small rows' gradient on P).
     size = np.maximum(np.abs(b), np.abs(a).max(axis=1))
-    big = np.flatnonzero(size > 1e3 * np.median(size))
-    a_big, b_big = a[big].astype(np.longdouble), b[big].astype(np.longdouble)
+    big = size > 1e3 * np.median(size)
+    a_s, b_s, a_b, b_b = a[~big], b[~big], a[big], b[big]
+    col = np.linalg.norm(a_s, axis=0)
+    blocked = np.zeros(n, bool)
     for _ in range(max_iter or 3 * n):
-        r = b - a @ w
-        r[big] = (b_big - a_big @ w).astype(float)
-        g = a.T @ r
+        r = b_s - a_s @ w
+        g = a_s.T @ r
+        if big.any():
+            idx = np.flatnonzero(inset)
+            r_b = (np.linalg.lstsq(a_b[:, idx].T, -g[idx], rcond=None)[0] if idx.size
+                   else b_b)  # w = 0: exact
+            g += a_b.T @ r_b
+        # round-off of the gradient: TOL_FACTOR eps |a_j| |r| over the ordinary rows
+        g -= TOL_FACTOR * np.finfo(float).eps * col * np.linalg.norm(r)
         g[inset | blocked] = -np.inf
         j = int(np.argmax(g))
-        if not g[j] > tol:
+        if not g[j] > 0:
             return w, np.flatnonzero(inset)
         inset[j] = True
         while True:

@@ -116,7 +116,7 @@ def _chain(chunk: tuple[int, int]) -> list[tuple[int, np.ndarray | None, float, 
     with threadpool_limits(1):  # one BLAS thread: the same rounding in every process
         for i in range(*chunk):
             gh = gh_per_orbit(lib, _STATE["v"], _STATE["sigma"], float(_STATE["ml"][i]))
-            res = prob.solve(gh, warm=True, passive=passive)
+            res = prob.solve(gh, warm=_STATE["solver"] == "warm", passive=passive)
             passive = res.passive
             out.append((i, gh.astype(np.float32) if _STATE["keep_gh"] else None, res.chi2,
                         res.kinchi2, res.weights))
@@ -142,6 +142,7 @@ def run_sweep(
     progress: bool = True,
     problem: WeightProblem | None = None,
     keep_gh: bool = True,
+    solver: str = "scipy",
 ) -> SweepResult:
     """GH projection and NNLS solve for each M/L of ``ml_grid``.
 
@@ -160,12 +161,15 @@ def run_sweep(
     progress : show a tqdm progress bar.
     problem : a prebuilt :class:`WeightProblem` (default: from ``kin`` with default errors).
     keep_gh : keep the per-orbit GH cube (``gh`` is None otherwise; saves its memory).
+    solver : ``"scipy"`` or ``"warm"`` (see above).
 
     Returns
     -------
     SweepResult
     """
     ml = check_ml_grid(ml_grid, "ml_grid")
+    if solver not in ("scipy", "warm"):
+        raise ValueError(f"solver must be 'scipy' or 'warm', got {solver!r}")
     if problem is None:
         problem = WeightProblem(library, *observed_targets(kin))
     v, sigma = kin_column(kin, "v"), kin_column(kin, "sigma")
@@ -176,7 +180,7 @@ def run_sweep(
     chi2, kinchi2 = np.empty(n), np.empty(n)
     weights = np.empty((n, no))
     state = {"library": library, "problem": problem, "v": v, "sigma": sigma, "ml": ml,
-             "keep_gh": keep_gh}
+             "keep_gh": keep_gh, "solver": solver}
     t0 = time.perf_counter()
     losvd_by_bin(library)  # build the cached layout once, before any fork
     parts = chunks(n, n_jobs)
