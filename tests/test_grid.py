@@ -186,3 +186,29 @@ def test_interrupted_cli_run_resumes_identically(reference, tmp_path):
         a, b = read_sweep(s), read_sweep(r)
         np.testing.assert_array_equal(a["kinchi2"], b["kinchi2"])
         np.testing.assert_array_equal(a["weights"], b["weights"])
+
+
+def _fake_grid(log_f, best):
+    from orbitnet.orblib.grid import GridResult
+
+    summ = [{"key": f"k{i}", "library_seconds": 2.0 + i, "n_orbits": 54, "library_built": True,
+             "analysis": {"ml_best": b, "ml_best_refined": b, "kinchi2_min": 100.0 + i,
+                          "sweep_seconds": 1.0}}
+            for i, b in enumerate(best)]
+    return GridResult(points=[{"f-dh": v} for v in log_f], summaries=summ, workers=2,
+                      wall_seconds=9.0, out_dir=Path("."))
+
+
+@pytest.mark.parametrize(("best", "trend"), [([6.0, 5.8, 5.5], "falls"),
+                                             ([5.5, 5.6, 5.9], "rises"),
+                                             ([5.8, 5.85, 5.8], "stays put")])
+def test_chapter2_grid_summary_chooses_the_verdict_from_the_numbers(best, trend):
+    from orbitnet.studies.libraries import VERDICTS, grid_summary
+
+    perm = [1, 0, 2]  # the points need not come sorted by halo mass
+    s = grid_summary(_fake_grid([[0.5, 1.0, 1.5][i] for i in perm], [best[i] for i in perm]))
+    assert s["trend"] == trend and s["verdict"] == VERDICTS[trend]
+    assert s["workers"] == 2 and s["wall_seconds"] == 9.0 and s["n_points"] == 3
+    assert s["library_seconds_median"] == 3.0 and s["log_f_text"] == "0.5, 1, 1.5"
+    assert s["ml_best_text"] == ", ".join(f"{b:.2f}" for b in best)
+    assert set(grid_summary(None)) == set(s)  # no grid: the same keys, all None

@@ -487,3 +487,24 @@ def plot_residual_maps(galaxy: Galaxy, pairs: dict, err, frame: str = "galaxy",
                          vmax=lim, title=f"{n}: {q}", label="residual / error",
                          colorbar=c == len(names) - 1)
     return fig
+
+
+def plot_halo_grid(curves: dict, n_kin: int, ml_best: Sequence[float] | None = None
+                   ) -> plt.Figure:
+    """χ²(M/L) curves of libraries at several halo masses: Δχ² of each curve about its own
+    minimum (left) and the best M/L against log10(M200/M*) (right)."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True,
+                                 gridspec_kw={"width_ratios": [2, 1]})
+    cmap = plt.get_cmap("viridis")
+    keys = sorted(curves)
+    styled = {rf"$\log_{{10}} M_{{200}}/M_* = {k:g}$":
+              (*curves[k], {"color": cmap(i / max(len(keys) - 1, 1))})
+              for i, k in enumerate(keys)}
+    plot_delta_chi2(ax, styled, n_kin, ylim=8 * np.sqrt(2 * n_kin))
+    best = ml_best if ml_best is not None else [
+        float(curves[k][0][np.argmin(curves[k][1])]) for k in keys]
+    bx.plot(keys, best, "o-", color="0.2")
+    bx.set_xlabel(r"$\log_{10} M_{200}/M_*$")
+    bx.set_ylabel("best M/L (kinchi2)")
+    bx.grid(alpha=0.3)
+    return fig
