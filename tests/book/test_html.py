@@ -41,3 +41,19 @@ def test_chapter_1_has_maps_and_numbers():
     text = (paths.HTML / "book" / "chapters" / "01_galaxy.html").read_text()
     assert text.count("<img") >= 4
     assert "1786" in text and "152" in text  # glued from build/results/01_galaxy.json
+
+
+def test_reproducibility_appendix_lists_every_run():
+    import json
+
+    from orbitnet.book.record import run_record_path
+    from orbitnet.book.registry import CHAPTERS
+
+    text = (paths.HTML / "book" / "chapters" / "reproducibility.html").read_text()
+    for ch in CHAPTERS:
+        rec = json.loads(run_record_path(ch.id).read_text())
+        assert ch.id in text
+        assert f"{rec['peak_memory_bytes'] / 2**30:.2f} GiB" in text
+        assert f"{rec['wall_seconds']:.0f} s" in text
+    assert "Package versions" in text and "numpy" in text
+    assert "CPU" in text and "usable" in text
