@@ -33,9 +33,12 @@ def run_record_path(chapter_id: str) -> Path:
     return paths.RESULTS / f"{chapter_id}.run.json"
 
 
-def _tree_memory(root: psutil.Process) -> tuple[int, int]:
-    """(sum of PSS over ``root`` and its descendants, largest single RSS) in bytes."""
-    total, largest = 0, 0
+def _tree_memory(root: psutil.Process) -> tuple[int, int, int]:
+    """Sum of PSS over ``root`` and its descendants, largest single RSS, sum of RSS (bytes).
+
+    The RSS sum counts pages shared by forked workers once per worker, so it overstates.
+    """
+    total, largest, rss_sum = 0, 0, 0
     for proc in [root, *root.children(recursive=True)]:
         try:
             info = proc.memory_full_info()
@@ -43,7 +46,8 @@ def _tree_memory(root: psutil.Process) -> tuple[int, int]:
             continue
         total += getattr(info, "pss", info.rss)
         largest = max(largest, info.rss)
-    return total, largest
+        rss_sum += info.rss
+    return total, largest, rss_sum
 
 
 def _children_cpu() -> float:
@@ -59,7 +63,7 @@ class PeakMemory:
     """Context manager sampling the memory of this process tree in a background thread.
 
     After the block, ``peak`` is the largest PSS sum seen, ``peak_process`` the largest
-    single process' RSS (bytes), and ``cpu_seconds`` the CPU time this process and the
+    single process' RSS, ``peak_rss_sum`` the largest plain RSS sum (bytes), and ``cpu_seconds`` the CPU time this process and the
     descendants it reaped (the kernel and, through it, its workers) used meanwhile: unlike
     the wall time it hardly depends on what else shares the cores.
     """
@@ -68,6 +72,7 @@ class PeakMemory:
         self.interval = interval
         self.peak = 0
         self.peak_process = 0
+        self.peak_rss_sum = 0
         self.cpu_seconds = float("nan")
         self._cpu0 = 0.0
         self._stop = threading.Event()
@@ -75,9 +80,10 @@ class PeakMemory:
         self._root = psutil.Process(os.getpid())
 
     def sample(self) -> None:
-        total, largest = _tree_memory(self._root)
+        total, largest, rss_sum = _tree_memory(self._root)
         self.peak = max(self.peak, total)
         self.peak_process = max(self.peak_process, largest)
+        self.peak_rss_sum = max(self.peak_rss_sum, rss_sum)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -186,6 +192,7 @@ def write_run_record(chapter_id: str, profile: str, params: Mapping[str, Any], s
         "wall_seconds": round(wall_seconds, 2), "cpu_seconds": round(memory.cpu_seconds, 2),
         "peak_memory_bytes": memory.peak,
         "peak_process_rss_bytes": memory.peak_process,
+        "peak_rss_sum_bytes": memory.peak_rss_sum,
         "load_average_1min_at_end": os.getloadavg()[0],
         "cells": cell_times(nb), "code_version": code_version(), "machine": machine(),
     }

@@ -142,7 +142,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               choices=RECIPES),
         Param("loss", "str", "l1_err", "l1_err", "loss of the networks shown here",
               choices=LOSSES),
-        Param("epochs", "int", None, 3, "override the recipe's number of epochs "
+        Param("epochs", "int", None, 1, "override the recipe's number of epochs "
               "(None: the recipe's own)", lo=1, hi=10000),
         Param("ablation_coefficient", "int", 1, 1, "h_l trained with and without the mask",
               lo=1, hi=4),
@@ -154,7 +154,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               "training recipes to compare", choices=RECIPES, min_len=1),
         Param("losses", "list[str]", list(LOSSES), list(LOSSES), "losses to compare",
               choices=LOSSES, min_len=1),
-        Param("epochs", "int", None, 3, "override every recipe's number of epochs "
+        Param("epochs", "int", None, 1, "override every recipe's number of epochs "
               "(None: each recipe's own)", lo=1, hi=10000),
         _ml_show("M/L of the image comparison (thesis Figure 4.1)"),
         Param("show_recipe", "str", "fast", "fast", "recipe of the image comparison",
@@ -178,13 +178,13 @@ CHAPTERS: tuple[Chapter, ...] = (
         Param("cgan_scaling", "str", "pixel", "pixel",
               "cGAN: each pixel divided by its largest value over the models",
               choices=GAN_SCALINGS),
-        Param("train_step", "int", 1, 8, "train on every n-th orbit model (1: all of them)",
+        Param("train_step", "int", 1, 16, "train on every n-th orbit model (1: all of them)",
               lo=1),
         Param("n_samples", "int", 32, 8, "images drawn from each unconditional GAN",
               lo=1, hi=10000),
         Param("n_draws", "int", 16, 2, "noise draws averaged at each M/L for the cGAN",
               lo=1, hi=10000),
-        Param("seeds", "list[int]", [0, 1, 2], [0, 1, 2],
+        Param("seeds", "list[int]", [0, 1, 2], [0, 1],
               "the first trains every network; all train the spread coefficient", lo=0,
               min_len=1),
         Param("spread_coefficient", "int", 2, 2, "coefficient trained with every seed",
@@ -194,7 +194,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         Param("dcnn_recipe", "str", "fast", "fast",
               "DCNN to compare with, read from its chapter or trained here", choices=RECIPES),
         Param("dcnn_loss", "str", "l1_err", "l1_err", "its loss", choices=LOSSES),
-        Param("dcnn_epochs", "int", None, 1,
+        Param("dcnn_epochs", "int", None, None,
               "None: the recipe's; a number trains a shorter DCNN here", lo=1, hi=10000),
         _ml_show("M/L of the cGAN images shown"),
         _n_jobs(),
