@@ -33,23 +33,6 @@ def run_record_path(chapter_id: str) -> Path:
     return paths.RESULTS / f"{chapter_id}.run.json"
 
 
-def _tree_memory(root: psutil.Process) -> tuple[int, int, int]:
-    """Sum of PSS over ``root`` and its descendants, largest single RSS, sum of RSS (bytes).
-
-    The RSS sum counts pages shared by forked workers once per worker, so it overstates.
-    """
-    total, largest, rss_sum = 0, 0, 0
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            info = proc.memory_full_info()
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-        total += getattr(info, "pss", info.rss)
-        largest = max(largest, info.rss)
-        rss_sum += info.rss
-    return total, largest, rss_sum
-
-
 def _children_cpu() -> float:
     """User + system CPU seconds of this process and its reaped descendants."""
     import resource
@@ -80,10 +63,25 @@ class PeakMemory:
         self._root = psutil.Process(os.getpid())
 
     def sample(self) -> None:
-        total, largest, rss_sum = _tree_memory(self._root)
-        self.peak = max(self.peak, total)
-        self.peak_process = max(self.peak_process, largest)
+        procs = [self._root, *self._root.children(recursive=True)]
+        rss = {}
+        for proc in procs:
+            try:
+                rss[proc] = proc.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        rss_sum = sum(rss.values())
+        self.peak_process = max(self.peak_process, max(rss.values(), default=0))
         self.peak_rss_sum = max(self.peak_rss_sum, rss_sum)
+        if rss_sum <= self.peak:
+            return  # PSS <= RSS for every process: no new peak possible, skip the costly read
+        pss = 0
+        for proc, r in rss.items():
+            try:
+                pss += getattr(proc.memory_full_info(), "pss", r)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        self.peak = max(self.peak, pss)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
