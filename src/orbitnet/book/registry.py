@@ -152,7 +152,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         _galaxy(),
         Param("recipes", "list[str]", ["thesis", "fast"], ["fast"],
               "training recipes to compare", choices=RECIPES, min_len=1),
-        Param("losses", "list[str]", list(LOSSES), list(LOSSES), "losses to compare",
+        Param("losses", "list[str]", list(LOSSES), ["l2", "l1_err"], "losses to compare",
               choices=LOSSES, min_len=1),
         Param("epochs", "int", None, 1, "override every recipe's number of epochs "
               "(None: each recipe's own)", lo=1, hi=10000),
