@@ -241,6 +241,8 @@ CHAPTERS: tuple[Chapter, ...] = (
               lo=1, hi=1000),
         Param("n_samples", "int", 50000, 2000, "samples stored per orbit", lo=100,
               hi=1_000_000),
+        Param("max_failed_fraction", "float", None, None, "orbit integrations a library may "
+              "exclude (None: the engine's 2 %)", lo=0, hi=0.2),
         Param("ml_start", "float", 2.5, 3.0, "first M/L of each library's sweep", unit=ML_UNIT,
               lo=0, lo_open=True),
         Param("ml_stop", "float", 8.5, 8.0, "last M/L of the sweep", unit=ML_UNIT, lo=0,

@@ -515,7 +515,8 @@ def engine_overrides(galaxy: Galaxy, **settings: Any) -> dict[str, Any]:
     c = galaxy.constants
     default = {"n_e": c.n_e, "n_i2": c.n_i2, "n_i3": c.n_i3,
                "n_periods": float(c.orbital_periods), "n_samples": EngineConfig().n_samples}
-    return {k: v for k, v in settings.items() if k not in default or v != default[k]}
+    return {k: v for k, v in settings.items()
+            if v is not None and (k not in default or v != default[k])}
 
 
 def sentences(res: dict[str, Any]) -> dict[str, str]:
