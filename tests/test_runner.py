@@ -131,3 +131,32 @@ def test_appendix_from_run_records(toy_book, monkeypatch):
     assert "Not run in this build: `91_fails`." in page
     assert rec["machine"]["cpu_model"] in page and "| numpy |" in page
     assert rec["cpu_seconds"] > 0
+
+
+def test_prerequisites_are_declared_for_every_reader():
+    ids = [c.id for c in registry.CHAPTERS]
+    for ch in ids:
+        for req in registry.requires(ch):
+            assert ids.index(req) < ids.index(ch), (ch, req)
+    assert registry.requires("01_galaxy") == ()
+    assert "02_orbit_libraries" in registry.requires("04_losses")
+
+
+def test_missing_prerequisite_names_the_chapter_to_run_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(paths, "ARTIFACTS", tmp_path / "artifacts")
+    monkeypatch.setattr(paths, "CHAPTERS_OUT", tmp_path / "out")
+    with pytest.raises(runner.ChapterError) as err:
+        runner.run_chapter("04_losses", profile="quick", progress=False, log=lambda *_: None)
+    msg = str(err.value)
+    assert "02_orbit_libraries.json (run chapter 02_orbit_libraries first" in msg
+    assert "orbit_models.h5 (run chapter 02_orbit_libraries first" in msg
+    assert not (tmp_path / "out").exists()  # nothing was executed
+    # with the results and the cube in place (for the galaxy given) the check passes
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "02_orbit_libraries.json").write_text("{}")
+    (tmp_path / "artifacts" / "other").mkdir(parents=True)
+    (tmp_path / "artifacts" / "other" / "orbit_models.h5").write_text("")
+    assert runner.missing_prerequisites("04_losses", "other") == []
+    assert len(runner.missing_prerequisites("04_losses")) == 1
+    runner.check_prerequisites("04_losses", {"galaxy": "other"})

@@ -289,3 +289,27 @@ def get_chapter(chapter_id: str) -> Chapter:
 
 def chapter_ids() -> Sequence[str]:
     return tuple(c.id for c in CHAPTERS)
+
+
+# --- prerequisites: what each chapter reads from earlier ones ----------------------------
+# A chapter may run only when the chapters it reads have written their results
+# (build/results/<id>.json) and the artifacts listed in PRODUCES (under
+# build/artifacts/<galaxy>/); the runner checks this before executing anything.
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "03_dcnn": ("02_orbit_libraries",),
+    "04_losses": ("02_orbit_libraries",),
+    "05_gan": ("02_orbit_libraries",),
+    "06_sparse": ("02_orbit_libraries",),
+    "07_maps": ("02_orbit_libraries",),
+    "08_conclusions": ("01_galaxy", "02_orbit_libraries", "03_dcnn", "04_losses", "06_sparse",
+                       "07_maps"),
+}
+PRODUCES: dict[str, tuple[str, ...]] = {
+    "02_orbit_libraries": ("orbit_models.h5",),
+}
+
+
+def requires(chapter_id: str) -> tuple[str, ...]:
+    """The chapters whose results and artifacts ``chapter_id`` reads, in book order."""
+    get_chapter(chapter_id)
+    return REQUIRES.get(chapter_id, ())

@@ -21,7 +21,7 @@ from typing import Any
 
 from orbitnet.book import notebooks
 from orbitnet.book.params import ParameterError, notebook_parameters
-from orbitnet.book.registry import CHAPTERS, get_chapter
+from orbitnet.book.registry import CHAPTERS, PRODUCES, get_chapter, requires
 from orbitnet.data import paths
 
 HIDDEN_TAGS = ("parameters", "injected-parameters")
@@ -81,6 +81,28 @@ def _check_declarations(chapter_id: str, declared: Mapping[str, Any]) -> None:
             f"declare every parameter in both")
 
 
+def missing_prerequisites(chapter_id: str, galaxy: str = paths.GALAXY) -> list[str]:
+    """What ``chapter_id`` reads but is missing, each as "<file> (run chapter <id> first)"."""
+    missing = []
+    for req in requires(chapter_id):
+        files = [paths.results_path(req)]
+        files += [paths.artifacts_dir(galaxy) / name for name in PRODUCES.get(req, ())]
+        missing += [f"{f} (run chapter {req} first: `orbitnet chapter {req}`)"
+                    for f in files if not f.is_file()]
+    return missing
+
+
+def check_prerequisites(chapter_id: str, params: Mapping[str, Any]) -> None:
+    """Raise a `ChapterError` naming the chapters to run first when their outputs are missing.
+
+    ``params`` are the resolved parameters (their ``galaxy``, if the chapter has one).
+    """
+    missing = missing_prerequisites(chapter_id, params.get("galaxy") or paths.GALAXY)
+    if missing:
+        raise ChapterError(f"chapter {chapter_id} reads what earlier chapters make, and "
+                           "these are missing:\n  " + "\n  ".join(missing))
+
+
 def _tag_hidden(output: Path) -> None:
     import nbformat
 
@@ -132,6 +154,7 @@ def run_chapter(chapter_id: str, profile: str = "full",
     except ParameterError as exc:
         raise ChapterError(f"chapter {chapter_id}: {exc}") from None
     _check_declarations(chapter_id, declared)
+    check_prerequisites(chapter_id, params)
     if "profile" in declared:
         params["profile"] = profile
     paths.CHAPTERS_OUT.mkdir(parents=True, exist_ok=True)
