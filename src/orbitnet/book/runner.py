@@ -200,8 +200,10 @@ def build_book(log=print) -> Path:
 
     log(f"book: appendix from the run records -> {write_appendix()}")
     exe = Path(sys.executable).parent / "jupyter-book"
+    # -W: every warning (a missing glue key, a broken reference) fails the build;
+    # -n: nitpicky, so references to missing targets warn; --keep-going: report them all.
     cmd = [str(exe if exe.exists() else shutil.which("jupyter-book") or "jupyter-book"),
-           "build", str(paths.ROOT)]
+           "build", str(paths.ROOT), "-W", "-n", "--keep-going"]
     log("book: " + " ".join(cmd))
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=paths.ROOT)

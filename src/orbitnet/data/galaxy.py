@@ -178,7 +178,22 @@ class Galaxy:
             "sigma_min": float(np.min(k.sigma)),
             "dv_median": float(np.median(k.dv)),
             "dsigma_median": float(np.median(k.dsigma)),
+            "binned_fraction": self.n_binned_pixels / self.n_pixels,
+            "mge_sigma_min_arcsec": float(np.min(self.mge.sigma)),
+            "mge_q_min": float(np.min(self.mge.q)),
+            "sb_decades": self.surface_brightness_decades(),
+            "h34_floor_error": float(min(np.min(k.dh3), np.min(k.dh4))),
+            "h34_all_zero": bool(np.all(k.h3 == 0) and np.all(k.h4 == 0)),
         }
+
+    def surface_brightness_decades(self) -> float:
+        """Decades the MGE falls from the centre to the farthest binned pixel, along the major
+        axis (where it falls slowest, so every direction falls by at least this much)."""
+        x, y = self.aperture.pixel_centres()
+        binned = self.bins > 0
+        r_edge = float(np.max(np.hypot(x[binned], y[binned])))
+        sb = self.mge.surface_brightness(np.array([0.0, r_edge]), np.zeros(2))
+        return float(np.log10(sb[0] / sb[1]))
 
     def bin_image(self) -> np.ndarray:
         """Bin ids as an (ny, nx) image (row = y)."""
