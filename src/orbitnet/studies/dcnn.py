@@ -100,12 +100,20 @@ def ablation_stats(result: dict[str, np.ndarray], err: np.ndarray) -> dict[str, 
 def chapter3_summary(net, emu, with_mask: dict, without_mask: dict, err: np.ndarray,
                      recipe: str, loss: str, n_models: int) -> dict[str, Any]:
     """Chapter 3's headline numbers (``build/results/03_dcnn.json``)."""
+    from orbitnet.emulators.recipes import RECIPES
+
     m, n = ablation_stats(with_mask, err), ablation_stats(without_mask, err)
     seconds = [float(v) for v in emu.meta["train_seconds"].values()]
     n_orbits, n_bins = emu.image_shape
+    _, rows, cols, channels = net.get_layer("seed").output.shape
     return {
         "n_params": int(net.count_params()), "n_models": n_models, "n_orbits": n_orbits,
         "n_bins": n_bins, "recipe": recipe, "loss": loss,
+        "seed_rows": int(rows), "seed_cols": int(cols), "seed_channels": int(channels),
+        "conv_filters": int(net.get_layer("deconv_1").filters),
+        "seed_dense_fraction": net.get_layer("dense_seed").count_params() / net.count_params(),
+        "recipes": {name: r.to_dict() for name, r in RECIPES.items()},
+        "epochs_trained": len(emu.meta["history"]["h1"]["loss"]),
         "train_seconds": seconds, "train_seconds_total": float(sum(seconds)),
         "ablation": {"mask_median_abs_over_err": m["median_abs_over_err"],
                      "nomask_median_abs_over_err": n["median_abs_over_err"],

@@ -186,3 +186,20 @@ def grid_curves(grid) -> dict[float, tuple[np.ndarray, np.ndarray]]:
         data = read_sweep(s)
         out[float(p["f-dh"])] = (data["ml"], data["kinchi2"])
     return out
+
+
+def prose_numbers(library: OrbitLibrary, problem) -> dict[str, Any]:
+    """Counts the chapter's prose quotes: orbit families, rows of the weight system, and
+    DYNAMITE's documented timings and best fit (``orbitnet.data.dynamite_run``)."""
+    from orbitnet.data.dynamite_run import dynamite_run, timings
+
+    counts = family_counts(library)
+    n_intr = int(library.intrinsic_mass_target.size)
+    return {
+        "n_tube_parents": counts["tube orbits (launched from the x-z plane)"],
+        "n_twins": counts["their velocity-flipped twins"],
+        "n_box": counts["box orbits (dropped from rest)"],
+        "n_rows": int(problem.n_rows), "n_intrinsic_cells": n_intr,
+        "n_aperture_rows": int(problem.n_fixed - 1 - n_intr),
+        "dynamite": {**timings(), "ml_best": dynamite_run()["best_fit"]["ml_best"]},
+    }
