@@ -107,5 +107,57 @@ def chapter4_summary(results: dict[str, dict[str, dict]], truth: Models, ml_show
     i_show = nearest_index(truth.ml, ml_show)
     out["ml_show_value"] = float(truth.ml[i_show])
     out["show_recipe"], out["show_loss"] = show_recipe, show_loss
+    shown = results.get(show_recipe, {}).get(show_loss)
+    out["show_median_residual"] = shown["median_abs_residual_over_err"] if shown else None
     out["n_models"] = int(truth.ml.size)
+    out["verdict"] = verdicts(out)
     return out
+
+
+def _median(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def verdicts(summary: dict[str, Any]) -> dict[str, str]:
+    """The chapter's judging sentences, chosen from its numbers (``04_losses.json``).
+
+    ``losses``: do the error-weighted losses put their accuracy where the fit needs it (a
+    smaller median residual in units of the solver's errors than the unweighted ones)?
+    ``thesis``: does the Δχ² test pick the thesis' L1/err? ``fit``: does the best run's best
+    fit land inside the orbit models' 1σ (2σ) interval, and are its residuals small?
+    """
+    runs = [(rec, loss, r) for rec, by in summary.items() if isinstance(by, dict)
+            for loss, r in by.items() if isinstance(r, dict) and "ml_best" in r]
+    weighted = [r["median_abs_residual_over_err"] for _, loss, r in runs if loss.endswith("_err")]
+    plain = [r["median_abs_residual_over_err"] for _, loss, r in runs if not loss.endswith("_err")]
+    if not weighted or not plain:
+        losses = ("This run did not train both error-weighted and unweighted losses, so it "
+                  "cannot say whether weighting by the errors helps.")
+    elif min(weighted) < min(plain):
+        losses = ("The median residuals agree: the best error-weighted loss reaches "
+                  f"{_median(min(weighted))} solver errors against {_median(min(plain))} for "
+                  "the best unweighted one, so weighting by the errors does put the accuracy "
+                  "where the fit needs it.")
+    else:
+        losses = ("The median residuals of this run do not bear it out: the best unweighted "
+                  f"loss reaches {_median(min(plain))} solver errors, the best error-weighted "
+                  f"one {_median(min(weighted))}.")
+    best = summary["best"]
+    thesis = ("The Δχ² test agrees with the thesis, which found the l1_err loss best."
+              if best["loss"] == "l1_err" else
+              f"The thesis found the l1_err loss best; here the Δχ² test prefers {best['loss']}.")
+    r = summary[best["recipe"]][best["loss"]]
+    resid = r["median_abs_residual_over_err"]
+    size = ("a small fraction of the solver's errors" if resid < 0.5 else
+            "comparable to the solver's errors" if resid < 2 else
+            "several times the solver's errors")
+    if r["inside_model_1sigma"]:
+        where = "and its best fit lies inside the orbit models' 1σ interval"
+    elif r["inside_model_2sigma"]:
+        where = ("yet its best fit lies outside the orbit models' 1σ interval (inside 2σ): a "
+                 "smooth bias in M/L is enough to shift the minimum of Δχ²")
+    else:
+        where = ("and its best fit lies outside even the orbit models' 2σ interval: this run "
+                 "does not reproduce the orbit models' answer")
+    fit = f"The best run's median residual ({_median(resid)}) is {size}, {where}."
+    return {"losses": losses, "thesis": thesis, "fit": fit}
