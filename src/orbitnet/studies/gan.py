@@ -295,6 +295,8 @@ def summary(config: Mapping[str, Any], unconditional: Mapping[str, Mapping[str, 
     fit = truth.fit
     out: dict[str, Any] = {
         "config": dict(config), "n_train": int(len(train_idx)), "n_models": int(truth.ml.size),
+        "n_orbits": int(truth.gh.shape[1]), "n_bins": int(truth.gh.shape[2]),
+        "steps_per_epoch": int(-(-len(train_idx) // int(config.get("batch_size", 1)))),
         "ml_range": [float(truth.ml[0]), float(truth.ml[-1])], "machine": machine(),
         "models": {"ml_best": fit.ml_best, "ml_best_refined": fit.ml_best_refined,
                    "ml_1sigma": list(fit.ml_1sigma), "ml_2sigma": list(fit.ml_2sigma),
@@ -334,7 +336,64 @@ def summary(config: Mapping[str, Any], unconditional: Mapping[str, Mapping[str, 
         out[name] = block
     out["cgan"]["residual_over_dcnn"] = (out["cgan"]["median_abs_residual_over_err"]
                                          / out["dcnn"]["median_abs_residual_over_err"])
+    out["verdict"] = verdicts(out)
     return out
+
+
+def verdicts(summary: Mapping[str, Any]) -> dict[str, str]:
+    """The chapter's judging sentences, chosen from its numbers (``05_gan.json``).
+
+    ``gan``: are the unconditional GAN's images closer to an orbit model than an image of
+    zeros? ``cgan``: is the conditional GAN usable as an emulator, i.e. are its mean images
+    closer to the orbit models than the M/L-independent mean image for every coefficient and
+    its best fit inside the orbit models' 2σ interval? ``dcnn``: how it compares with the DCNN.
+    ``thesis``: whether that agrees with the thesis (no usable GAN).
+    """
+    from orbitnet.fit.chi2 import inside
+
+    ref, models = summary["reference"], summary["models"]
+
+    def worse(name: str, key: str) -> tuple[int, int]:
+        block = summary.get(name) or {}
+        hs = [h for h in GH_NAMES if isinstance(block.get(h), Mapping)]
+        return sum(block[h]["median_abs_residual_over_err"] > ref[h][key] for h in hs), len(hs)
+
+    g_bad, g_n = worse("gan", "zero_image")
+    if g_bad:
+        gan = (f"The unconditional GAN's images miss the nearest orbit model by more than an "
+               f"image of zeros would for {g_bad} of {g_n} coefficients.")
+    else:
+        gan = ("The unconditional GAN's images are closer to the nearest orbit model than an "
+               "image of zeros for every coefficient.")
+    gan += " Without an M/L it cannot enter the weight solver, so it is no emulator."
+    cgan, dcnn = summary["cgan"], summary["dcnn"]
+    c_bad, c_n = worse("cgan", "mean_image")
+    in2 = inside(tuple(models["ml_2sigma"]), cgan["ml_best"])
+    usable = c_bad == 0 and in2
+    if usable:
+        c_text = ("The conditional GAN works as an emulator with this budget: its mean images "
+                  "beat the M/L-independent mean image for every coefficient, and its best fit "
+                  f"lies {cgan['vs_models_2sigma']}.")
+    else:
+        why = []
+        if c_bad:
+            why.append(f"its mean images miss the orbit models by more than the M/L-independent "
+                       f"mean image for {c_bad} of {c_n} coefficients")
+        if not in2:
+            why.append(f"its best fit lies {cgan['vs_models_2sigma']}")
+        c_text = ("The conditional GAN is not a usable emulator with this budget: "
+                  + " and ".join(why) + ".")
+    ratio = cgan["residual_over_dcnn"]
+    closer = (f"the DCNN's images are {ratio:.3g} times closer to the orbit models than the "
+              "cGAN's" if ratio >= 1 else
+              f"the cGAN's images are {1 / ratio:.3g} times closer to the orbit models than "
+              "the DCNN's")
+    d_text = (f"The DCNN, told the M/L and fitted pixel by pixel, puts its best fit "
+              f"{dcnn['vs_models_1sigma']}; {closer}.")
+    thesis = ("This agrees with the thesis, and the conditional GAN it proposed does not change "
+              "the verdict with this budget." if not usable else
+              "This goes beyond the thesis, whose unconditional GAN could not be judged this way.")
+    return {"gan": gan, "cgan": c_text, "dcnn": d_text, "thesis": thesis}
 
 
 def ml_table(summary: Mapping[str, Any]):
