@@ -136,5 +136,26 @@ def map_study(galaxy: Galaxy, library: OrbitLibrary, problem: WeightProblem, tru
         "recipe": recipe, "kinchi2_model": float(model["kinchi2"]),
         "kinchi2_prediction": float(pred["kinchi2"]),
     }
+    summary["verdict"] = verdicts(summary)
     return {"model": model["fit"], "model_first_order": model["first_order"],
             "prediction": pred["first_order"], "summary": summary}
+
+
+def verdicts(summary: dict[str, Any]) -> dict[str, str]:
+    """``verdict.emulator``: is the emulator's error (model − prediction) small next to the
+    orbit model's own misfit (observed − model), in V and σ? Chosen from the medians."""
+    comp = summary["comparisons"]
+    rows = []
+    for q, name in (("v", "V"), ("sigma", "σ")):
+        em = comp["model_pred"][q]["median_abs_over_err"]
+        fit = comp["obs_model"][q]["median_abs_over_err"]
+        rows.append((name, em, fit, em < 0.5 * fit))
+    if all(r[3] for r in rows):
+        text = ("In V and σ the emulator's error is less than half the orbit model's own misfit, "
+                "so a map of the prediction tells the same story as a map of the model.")
+    else:
+        worse = " and ".join(f"{n} ({em:.3g} against {fit:.3g})" for n, em, fit, ok in rows
+                             if not ok)
+        text = (f"In {worse} the emulator's error is not small next to the orbit model's own "
+                "misfit, so a map of the prediction does not stand in for a map of the model.")
+    return {"emulator": text}

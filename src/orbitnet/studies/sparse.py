@@ -188,3 +188,47 @@ def sets_table(study: SparseStudy, truth: Models):
             f"{ml[0]:.2f}, {ml[1]:.2f}, …, {ml[-1]:.2f} (step {ml[1] - ml[0]:.2f})")
         rows.append((step, int(idx.size), shown))
     return Table(rows=rows, names=("every k-th model", "models", "M/L values"))
+
+
+def set_ends(study: SparseStudy, truth: Models) -> dict[str, Any]:
+    """Where the smallest training set ends in M/L, and the grid's last M/L (for the prose)."""
+    smallest = min(study.sets.values(), key=lambda idx: idx.size)
+    return {"smallest_set_ml_last": float(truth.ml[smallest[-1]]),
+            "grid_ml_last": float(truth.ml[-1]),
+            "smallest_set_extrapolates": bool(smallest[-1] < truth.ml.size - 1)}
+
+
+def sets_phrase(n: int | None, run: bool = True) -> str:
+    """A smallest sufficient set in words: "17 models", or why there is none."""
+    if not run:
+        return "not run"
+    return "no set, not even the full grid" if n is None else f"{n} models"
+
+
+def verdicts(summary: dict[str, Any]) -> dict[str, str]:
+    """The chapter's judging sentence (``verdict.interpolation``), chosen from its numbers:
+    does the network need fewer models than linear interpolation to stay inside the orbit
+    models' 1σ interval, and does exact rescaling stay inside it with a single library?"""
+    smallest = summary["smallest"]
+    ran = {m for m in smallest if m in summary}
+    parts = []
+    if {"dcnn", "linear"} <= ran:
+        d, lin = smallest["dcnn"]["inside_1sigma"], smallest["linear"]["inside_1sigma"]
+        if d is not None and (lin is None or d < lin):
+            parts.append(f"The network needs fewer models than linear interpolation to keep its "
+                         f"best fit inside 1σ here ({sets_phrase(d)} against "
+                         f"{sets_phrase(lin)}): it earns its place.")
+        else:
+            parts.append(f"Plain linear interpolation needs no more models than the network to "
+                         f"keep its best fit inside 1σ ({sets_phrase(lin)} against "
+                         f"{sets_phrase(d)}), with no training and no seed: for M/L the "
+                         f"network does not earn its place.")
+    else:
+        parts.append("This run did not compare the network with linear interpolation.")
+    if "rescale" in ran:
+        r = smallest["rescale"]["inside_1sigma"]
+        parts.append("Exact rescaling of one orbit library stays inside 1σ for every set, "
+                     "because it needs no training set at all." if r is not None
+                     and r == summary["smallest_set"] else
+                     "Exact rescaling does not stay inside 1σ for every set in this run.")
+    return {"interpolation": " ".join(parts)}
