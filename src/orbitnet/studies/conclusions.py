@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from orbitnet.data.dynamite_run import dynamite_run, timings
+from orbitnet.fit.chi2 import inside
 from orbitnet.store import load_results
+from orbitnet.studies.sparse import sets_phrase
 
 CHAPTER_RESULTS = ("01_galaxy", "02_orbit_libraries", "03_dcnn", "04_losses", "05_gan",
                    "06_sparse", "07_maps", "09_beyond_ml")
@@ -33,6 +36,7 @@ def summary(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
     smallest = ch6.get("smallest", {})
     out = {
         "truth_ml_best": ch2["ml_best"], "truth_ml_1sigma": ch2["ml_1sigma"],
+        "truth_ml_2sigma": ch2["ml_2sigma"],
         "n_models": n_models,
         "best_recipe": best["recipe"], "best_loss": best["loss"],
         "best_ml_best": best["ml_best"], "best_ml_1sigma": best["ml_1sigma"],
@@ -41,7 +45,9 @@ def summary(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "seconds_per_orbit_model": per_model,
         "seconds_sweep": ch2["sweep_seconds"],
         "seconds_solve": ch2["solve_seconds_per_model"],
-        "dynamite_seconds_per_solve": 3.0,
+        "dynamite_seconds_per_solve": timings()["solve_seconds_mean"],
+        "dynamite_library_seconds": timings()["library_seconds"],
+        "dynamite_ml_best": dynamite_run()["best_fit"]["ml_best"],
         "train_seconds": train,
         "train_over_sweep": train / ch2["sweep_seconds"],
         "smallest": smallest,
@@ -56,6 +62,15 @@ def summary(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
     cgan = gan.get("cgan") or {}
     out["cgan_ml_best"] = cgan.get("ml_best")
     out["beyond"] = beyond_summary(res.get("09_beyond_ml") or {})
+    out["smallest_text"] = {
+        m: {k: sets_phrase(v.get(k), run=m in ch6) for k in ("inside_1sigma", "inside_2sigma")}
+        for m, v in smallest.items()}
+    out["engine_text"] = (
+        f"its best fit is M/L = {engine['ml_best']:.4g}, against "
+        f"{out['dynamite_ml_best']:.4g} for DYNAMITE's own run"
+        if engine.get("ml_best") is not None else
+        "this book was built without running it; see Chapter 2")
+    out["verdict"] = verdicts(out)
     return out
 
 
@@ -68,3 +83,29 @@ def beyond_summary(ch9: dict[str, Any]) -> dict[str, Any]:
     return {"winner": s["winner"], "goal": s["goal"], "grid": s["grid"],
             "thesis_ml": s["thesis_ml"], "level": s["level"],
             "n_libraries": ch9["truth"]["n_libraries"]}
+
+
+def verdicts(summary: dict[str, Any]) -> dict[str, str]:
+    """The Conclusions' judging sentences, chosen from the numbers of :func:`summary`.
+
+    ``predict`` answers "Can we predict orbits?" and ``claim`` states whether the thesis'
+    central claim holds up: yes when the best emulator's best fit lies inside the orbit
+    models' 1σ interval, partly inside 2σ, no otherwise.
+    """
+    best = summary["best_ml_best"]
+    if inside(tuple(summary["truth_ml_1sigma"]), best):
+        return {"predict": "Yes, in the sense the thesis meant.",
+                "claim": "The thesis' central claim holds up: a small deconvolutional network "
+                         "with a learned mask can represent orbit libraries well enough for "
+                         "Schwarzschild weight fits."}
+    two = summary.get("truth_ml_2sigma")
+    if two is not None and inside(tuple(two), best):
+        return {"predict": "Only in part: the best fit of the best network lies outside the "
+                           "orbit models' 1σ interval, though inside 2σ.",
+                "claim": "The thesis' central claim holds up only in part here: the network's "
+                         "images are close, but its best fit misses the orbit models' 1σ "
+                         "interval."}
+    return {"predict": "Not with the runs this page was built from: the best fit of the best "
+                       "network lies outside even the orbit models' 2σ interval.",
+            "claim": "The runs behind this page do not support the thesis' central claim: no "
+                     "network put the best fit within 2σ of the orbit models'."}
