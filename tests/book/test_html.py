@@ -57,3 +57,32 @@ def test_reproducibility_appendix_lists_every_run():
         assert f"{rec['wall_seconds']:.0f} s" in text
     assert "Package versions" in text and "numpy" in text
     assert "CPU" in text and "usable" in text
+
+
+def _chapter_pages():
+    from orbitnet.book.registry import CHAPTERS
+
+    return [(ch.id, paths.HTML / "book" / "chapters" / f"{ch.id}.html") for ch in CHAPTERS]
+
+
+def _profile(chapter_id: str) -> str:
+    import nbformat
+
+    nb = nbformat.read(paths.CHAPTERS_OUT / f"{chapter_id}.ipynb", as_version=4)
+    return nb.metadata["papermill"]["parameters"].get("profile", "full")
+
+
+def test_quick_pages_carry_the_banner_and_full_pages_do_not():
+    for chapter_id, page in _chapter_pages():
+        text = page.read_text()
+        quick = _profile(chapter_id) != "full"
+        assert ("Built with the quick profile" in text) == quick, chapter_id
+        assert "support no conclusion" in text or not quick, chapter_id
+
+
+def test_every_page_has_exercises_with_hidden_solutions_and_prerequisites():
+    for chapter_id, page in _chapter_pages():
+        text = page.read_text()
+        assert 2 <= text.count('class="solution dropdown') <= 4, chapter_id
+        assert 'id="prerequisites"' in text and 'id="exercises"' in text, chapter_id
+        assert "None models" not in text, chapter_id

@@ -1,0 +1,152 @@
+"""One exercise per chapter, executed: the re-run with the changed parameter completes and the
+outcome its hidden solution states holds.
+
+The chapters run through the ``orbitnet`` command in a temporary book root (``ORBITNET_ROOT``)
+whose notebooks and data are the repository's, with the quick profile and one epoch where a
+chapter trains. Chapter 2's exercise (a grid five times coarser) makes the cube every later
+chapter reads, which keeps the chain cheap; module fixtures run each upstream chapter once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orbitnet.data import paths
+from orbitnet.data.dynamite_run import dynamite_run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory, inputs_dir) -> Path:
+    root = tmp_path_factory.mktemp("book")
+    (root / "notebooks").symlink_to(paths.NOTEBOOKS.resolve())
+    (root / "data").mkdir()
+    (root / "data" / paths.GALAXY).symlink_to(paths.galaxy_dir().resolve())
+    return root
+
+
+def run(root: Path, chapter: str, **params) -> dict:
+    """``orbitnet chapter <chapter> --profile quick -p name value ...`` in ``root``; its results."""
+    cmd = [sys.executable, "-m", "orbitnet.book.cli", "chapter", chapter, "--profile", "quick",
+           "--no-progress"]
+    for name, value in params.items():
+        cmd += ["-p", name, json.dumps(value)]
+    env = {**os.environ, "ORBITNET_ROOT": str(root)}
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    return json.loads((root / "build" / "results" / f"{chapter}.json").read_text())
+
+
+def results(root: Path, chapter: str) -> dict:
+    return json.loads((root / "build" / "results" / f"{chapter}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def ch1(root):
+    return run(root, "01_galaxy", frame="sky")
+
+
+@pytest.fixture(scope="module")
+def ch2(root):
+    return run(root, "02_orbit_libraries", ml_step=0.25, compare_engine=False)
+
+
+@pytest.fixture(scope="module")
+def ch3(root, ch2):
+    first = run(root, "03_dcnn", epochs=1)
+    return first, run(root, "03_dcnn", epochs=1, ablation_coefficient=2)
+
+
+@pytest.fixture(scope="module")
+def ch4(root, ch3):
+    return run(root, "04_losses", recipes=["fast"], losses=["l1_err"], epochs=1)
+
+
+@pytest.fixture(scope="module")
+def ch6(root, ch2):
+    return run(root, "06_sparse", methods=["linear", "rescale"], steps=[1, 4], seeds=[0])
+
+
+@pytest.fixture(scope="module")
+def ch7(root, ch2):
+    first = run(root, "07_maps", epochs=1)
+    net_dir = root / "build" / "artifacts" / paths.GALAXY / "dcnn"
+    stamps = {p: p.stat().st_mtime_ns for p in net_dir.rglob("*") if p.is_file()}
+    second = run(root, "07_maps", epochs=1, ml_map=5.0)
+    return first, second, stamps
+
+
+def test_ex01_frame_changes_no_number(ch1, galaxy):
+    expected = json.loads(json.dumps(galaxy.summary()))
+    assert ch1.keys() == expected.keys()
+    for key, value in expected.items():
+        assert ch1[key] == (pytest.approx(value) if isinstance(value, float) else value), key
+
+
+def test_ex02_coarse_grid_keeps_the_best_fit_within_one_step(ch2):
+    assert ch2["n_models"] == 33 and ch2["source"] == "dynamite"
+    assert ch2["ml_first"] == pytest.approx(1.0) and ch2["ml_last"] == pytest.approx(9.0)
+    assert abs(ch2["ml_best"] - dynamite_run()["best_fit"]["ml_best"]) <= 0.25 + 1e-9
+    assert ch2["engine"]["ml_best"] is None  # compare_engine false: no engine library built
+
+
+def test_ex03_rerun_trains_only_the_ablation(ch3):
+    first, second = ch3
+    assert second["train_seconds"] == first["train_seconds"]  # the four nets were loaded
+    assert second["ablation"] != first["ablation"]  # the h2 ablation nets are new
+    assert second["epochs_trained"] == 1
+
+
+def test_ex04_networks_come_from_chapter_3(ch3, ch4):
+    _, ch3_second = ch3
+    run4 = ch4["fast"]["l1_err"]
+    assert run4["train_seconds"] == ch3_second["train_seconds"]
+    assert ch4["best"]["recipe"] == "fast" and ch4["best"]["loss"] == "l1_err"
+    assert set(ch4["verdict"]) == {"losses", "thesis", "fit"}
+
+
+def test_ex05_one_draw_has_no_spread(root, ch2):
+    out = run(root, "05_gan", n_draws=1, dcnn_epochs=1, seeds=[0, 1])
+    assert out["config"]["n_draws"] == 1
+    for h in ("h1", "h2", "h3", "h4"):
+        assert out["cgan"][h]["spread_over_err"] == 0.0
+    assert out["verdict"]["cgan"].startswith("The conditional GAN")
+
+
+def test_ex06_baselines_alone(ch6):
+    assert ch6["smallest"]["rescale"]["inside_1sigma"] == ch6["smallest_set"]
+    full = ch6["linear"][str(ch6["largest_set"])]
+    assert full["inside_model_1sigma"] and full["median_abs_residual_over_err"] < 1e-12
+    assert ch6["smallest"]["dcnn"]["inside_1sigma"] is None  # not run
+    assert "did not compare the network" in ch6["verdict"]["interpolation"]
+
+
+def test_ex07_maps_at_another_ml(ch7):
+    first, second, stamps = ch7
+    assert second["ml_map_value"] == 5.0 and first["ml_map_value"] != 5.0
+    assert second["dynamite_check"] == first["dynamite_check"]
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # no network retrained
+
+
+def test_ex08_verdict_follows_the_numbers(root, ch1, ch3, ch4, ch6, ch7):
+    run(root, "08_conclusions")
+    path = root / "build" / "results" / "04_losses.json"
+    original = path.read_text()
+    moved = json.loads(original)
+    moved["best"]["ml_best"] = 9.0
+    path.write_text(json.dumps(moved))
+    try:
+        out = run(root, "08_conclusions")
+    finally:
+        path.write_text(original)
+    assert out["verdict"]["predict"].startswith("Not with the runs this page was built from")
+    assert out["verdict"]["claim"].startswith("The runs behind this page do not support")
+    assert "None models" not in json.dumps(out)
+    assert out["smallest_text"]["dcnn"]["inside_1sigma"] == "not run"
