@@ -20,13 +20,14 @@ def test_prerequisites_link_every_chapter_read():
 def test_every_chapter_follows_the_template():
     from orbitnet.book import notebooks
 
-    heads = ["## Overview", "## Prerequisites", "## What you will learn", "## Summary",
-             "## What's next", "## Exercises"]
+    heads = ["## Overview", "## Prerequisites", "## What you will learn", "## Parameters",
+             "## Summary", "## What's next", "## Exercises"]
     for ch in registry.CHAPTERS:
         text = notebooks.source_path(ch.id).read_text()
         pos = [text.find(h) for h in heads]
         assert -1 not in pos and pos == sorted(pos), (ch.id, dict(zip(heads, pos, strict=True)))
         assert "pages.banner(profile)" in text and f'pages.prerequisites("{ch.id}"' in text
+        assert f'parameter_table("{ch.id}", globals())' in text
         n_ex = text.count("```{exercise}")
         assert 2 <= n_ex <= 4 and text.count("```{solution}") == n_ex, ch.id
         assert text.count(":class: dropdown") >= n_ex, ch.id
