@@ -1,0 +1,92 @@
+"""Judging sentences are chosen from the numbers: each verdict flips when its numbers do."""
+
+from orbitnet.studies import conclusions, gan, kinmaps, losses, sparse
+
+
+def _run(ml_best, median, in1, in2):
+    return {"ml_best": ml_best, "median_abs_residual_over_err": median,
+            "inside_model_1sigma": in1, "inside_model_2sigma": in2}
+
+
+def _losses_summary():
+    return {"fast": {"l2": _run(6.2, 0.9, False, True), "l1_err": _run(5.85, 0.2, True, True)},
+            "best": {"recipe": "fast", "loss": "l1_err", "ml_best": 5.85},
+            "truth": {"ml_best": 5.85}}
+
+
+def test_loss_verdicts_follow_the_residuals_and_the_best_fit():
+    good = losses.verdicts(_losses_summary())
+    assert good["losses"].startswith("The median residuals agree")
+    assert good["thesis"].startswith("The Δχ² test agrees with the thesis")
+    assert "small fraction" in good["fit"] and "inside the orbit models' 1σ" in good["fit"]
+    bad = _losses_summary()
+    bad["fast"]["l2"]["median_abs_residual_over_err"] = 0.1
+    bad["fast"]["l1_err"].update(_run(7.5, 3.0, False, False))
+    bad["best"]["loss"] = "l2"
+    v = losses.verdicts(bad)
+    assert v["losses"].startswith("The median residuals of this run do not bear it out")
+    assert "prefers l2" in v["thesis"]
+    bad["best"]["loss"] = "l1_err"
+    assert "outside even the orbit models' 2σ" in losses.verdicts(bad)["fit"]
+    only = {"fast": {"l1_err": _run(5.85, 0.2, True, True)}, "best": bad["best"]}
+    assert "cannot say" in losses.verdicts(only)["losses"]
+
+
+def _gan_summary(cgan_res, cgan_ml, ratio):
+    ref = {h: {"zero_image": 1.0, "mean_image": 0.5} for h in ("h1", "h2", "h3", "h4")}
+    per = {h: {"median_abs_residual_over_err": cgan_res} for h in ref}
+    return {"reference": ref,
+            "models": {"ml_best": 5.85, "ml_1sigma": [5.7, 6.0], "ml_2sigma": [5.6, 6.1]},
+            "gan": {h: {"median_abs_residual_over_err": 2.0} for h in ref},
+            "cgan": {**per, "ml_best": cgan_ml, "residual_over_dcnn": ratio,
+                     "vs_models_2sigma": gan._where(cgan_ml, (5.6, 6.1),
+                                                    "the orbit models' 2σ interval")},
+            "dcnn": {"vs_models_1sigma": "inside the orbit models' 1σ interval"}}
+
+
+def test_gan_verdicts_follow_the_numbers():
+    bad = gan.verdicts(_gan_summary(0.8, 7.0, 4.0))
+    assert "by more than an image of zeros would for 4 of 4" in bad["gan"]
+    assert bad["cgan"].startswith("The conditional GAN is not a usable emulator")
+    assert "for 4 of 4 coefficients and its best fit lies outside" in bad["cgan"]
+    assert "4 times closer" in bad["dcnn"] and bad["thesis"].startswith("This agrees")
+    good = gan.verdicts(_gan_summary(0.3, 5.9, 0.5))
+    assert good["cgan"].startswith("The conditional GAN works as an emulator")
+    assert "cGAN's images are 2 times closer" in good["dcnn"]
+    assert good["thesis"].startswith("This goes beyond the thesis")
+
+
+def _sparse_summary(dcnn, linear, rescale=2):
+    return {"smallest": {"dcnn": {"inside_1sigma": dcnn}, "linear": {"inside_1sigma": linear},
+                         "rescale": {"inside_1sigma": rescale}, "pca_gp": {"inside_1sigma": None}},
+            "dcnn": {}, "linear": {}, "rescale": {}, "smallest_set": 2}
+
+
+def test_sparse_verdict_and_phrases():
+    assert "network needs fewer models" in sparse.verdicts(_sparse_summary(11, 41))["interpolation"]
+    v = sparse.verdicts(_sparse_summary(None, 21))["interpolation"]
+    assert "(21 models against no set, not even the full grid)" in v
+    assert "does not earn its place" in v and "stays inside 1σ for every set" in v
+    assert "does not stay inside" in sparse.verdicts(_sparse_summary(11, 41, 81))["interpolation"]
+    assert sparse.sets_phrase(None) == "no set, not even the full grid"
+    assert sparse.sets_phrase(17) == "17 models" and sparse.sets_phrase(3, run=False) == "not run"
+
+
+def test_kinmaps_verdict():
+    def summary(em):
+        return {"comparisons": {"model_pred": {"v": {"median_abs_over_err": em},
+                                               "sigma": {"median_abs_over_err": 0.1}},
+                                "obs_model": {"v": {"median_abs_over_err": 1.0},
+                                              "sigma": {"median_abs_over_err": 1.0}}}}
+    assert "tells the same story" in kinmaps.verdicts(summary(0.2))["emulator"]
+    assert "In V (0.8 against 1)" in kinmaps.verdicts(summary(0.8))["emulator"]
+
+
+def test_conclusions_answer_from_the_best_fit():
+    base = {"truth_ml_1sigma": [5.74, 5.95], "truth_ml_2sigma": [5.6, 6.1]}
+    assert conclusions.verdicts({**base, "best_ml_best": 5.85})["predict"].startswith("Yes")
+    part = conclusions.verdicts({**base, "best_ml_best": 6.0})
+    assert part["predict"].startswith("Only in part") and "only in part" in part["claim"]
+    no = conclusions.verdicts({**base, "best_ml_best": 7.0})
+    assert no["predict"].startswith("Not with the runs")
+    assert "do not support" in no["claim"]
