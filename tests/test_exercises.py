@@ -55,7 +55,8 @@ def ch1(root):
 
 @pytest.fixture(scope="module")
 def ch2(root):
-    return run(root, "02_orbit_libraries", ml_step=0.25, compare_engine=False)
+    return run(root, "02_orbit_libraries", ml_step=0.25, compare_engine=False,
+               grid_log_f=None)
 
 
 @pytest.fixture(scope="module")
