@@ -108,8 +108,9 @@ def cell_times(nb: Any) -> list[dict[str, Any]]:
         if cell.cell_type != "code":
             continue
         meta = cell.metadata.get("papermill", {})
-        first = next((ln for ln in cell.source.splitlines()
-                      if ln.strip() and not ln.startswith("#")), "")
+        lines = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")]
+        first = next((ln for ln in lines if not ln.startswith(("from ", "import "))),
+                     lines[0] if lines else "")
         out.append({"cell": i, "first_line": first[:100], "tags": list(cell.metadata.get(
             "tags", [])), "seconds": meta.get("duration")})
     return out
