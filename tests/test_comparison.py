@@ -99,3 +99,14 @@ def test_evaluate_per_coefficient_and_spread(truth, tmp_path):
     assert res["h3"]["median_abs_residual_over_err"] == pytest.approx(0.5, rel=1e-5)
     assert res["h4"]["spread_over_err"] == pytest.approx(1.0)
     assert res["train_seconds"] == 1.5
+
+
+def test_evaluate_redraws_the_image_when_ml_show_changes(truth, tmp_path):
+    _, out, problem = truth
+    path = tmp_path / "show.h5"
+    a, _ = compare.evaluate(lambda: (out.gh, 0.0), out, problem, path, {}, {}, ml_show=5.5,
+                            n_jobs=1, progress=False)
+    b, _ = compare.evaluate(lambda: (out.gh, 0.0), out, problem, path, {}, {}, ml_show=6.0,
+                            n_jobs=1, progress=False)
+    np.testing.assert_array_equal(a.attrs["gh_show"], out.gh[0])
+    np.testing.assert_array_equal(b.attrs["gh_show"], out.gh[10])

@@ -125,6 +125,8 @@ def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: d
                                                  for k in range(gh.shape[-1])])
         return out
 
+    # what the artifact holds depends on these too: a change must not reuse a stale image
+    params = {**params, "ml_show": float(truth.ml[i_show]), "store_gh": bool(store_gh)}
     data = store.cached(path, params, inputs, compute, attrs=stats)
     attrs = store.read_attrs(path)
     pred = Models(ml=data["ml"], gh=data.get("gh"), chi2=data["chi2"], kinchi2=data["kinchi2"],
