@@ -30,7 +30,6 @@ def summary(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
     best = ch4["best"]
     per_model = ch2["sweep_seconds"] / n_models
     train = best["train_seconds_total"]
-    smallest = ch6.get("smallest", {})
     out = {
         "truth_ml_best": ch2["ml_best"], "truth_ml_1sigma": ch2["ml_1sigma"],
         "n_models": n_models,
@@ -44,7 +43,11 @@ def summary(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "dynamite_seconds_per_solve": 3.0,
         "train_seconds": train,
         "train_over_sweep": train / ch2["sweep_seconds"],
-        "smallest": smallest,
+        "best_inside_phrase": "inside" if best.get("inside_model_1sigma") else "outside",
+        "best_criterion": best.get("criterion", "closest best fit"),
+        "smallest_label": ch6.get("smallest_label", {}),
+        "smallest_k": ch6.get("smallest_k_90pct_1sigma", {}),
+        "sparse_verdict": ch6.get("verdict", {}),
         "maps_model_pred_v": res["07_maps"]["model_pred"]["v"]["median_abs_over_err"],
         "maps_model_pred_sigma": res["07_maps"]["model_pred"]["sigma"]["median_abs_over_err"],
         "maps_obs_model_v": res["07_maps"]["obs_model"]["v"]["median_abs_over_err"],
@@ -52,7 +55,32 @@ def summary(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
     engine = ch2.get("engine") or {}
     out["engine_ml_best"] = engine.get("ml_best")
     out["engine_library_seconds"] = engine.get("library_seconds")
+    check = (ch4.get("engine_cube") or {}).get("main") or {}
+    truth_engine = (ch4.get("engine_cube") or {}).get("truth") or {}
+    out["engine_check_loss"] = (ch4.get("engine_cube") or {}).get("main_loss")
+    out["engine_check_ml_best"] = check.get("ml_best")
+    out["engine_check_inside_phrase"] = ("inside" if check.get("inside_engine_1sigma")
+                                         else "outside")
+    out["engine_cube_ml_1sigma"] = truth_engine.get("ml_1sigma")
+    out["predict_verdict"] = predict_verdict(bool(best.get("inside_model_1sigma")),
+                                             check.get("inside_engine_1sigma"))
     gan = res.get("05_gan") or {}
     cgan = gan.get("cgan") or {}
     out["cgan_ml_best"] = cgan.get("ml_best")
     return out
+
+
+def predict_verdict(inside_own: bool, inside_engine: bool | None) -> str:
+    """The answer to "can we predict orbits?", chosen from the Δχ² tests of Chapter 4."""
+    if inside_own and inside_engine:
+        return ("holds up: the best fit lands inside the orbit models' 1σ both on the cube "
+                "the recipe was tuned on and on the engine's cube it never saw")
+    if inside_own and inside_engine is None:
+        return ("holds up on the cube the recipe was tuned on; the out-of-sample check on the "
+                "engine's cube was not run")
+    if inside_own:
+        return ("holds up only on the cube the recipe was tuned on: on the engine's cube the "
+                "same recipe misses that cube's 1σ")
+    if inside_engine:
+        return ("holds up on the engine's cube but not on the cube the recipe was tuned on")
+    return "does not hold up here: the best fit misses the orbit models' 1σ"
