@@ -97,18 +97,3 @@ def test_warm_sweep_equals_cold_scipy_sweep_and_keeps_the_fit():
     np.testing.assert_allclose(warm_fit.ml_1sigma, [5.739, 5.945], atol=1e-3)
     one = run_sweep(lib, kin, grid, n_jobs=1, progress=False, keep_gh=False)
     np.testing.assert_array_equal(one.weights, res.weights)  # chunking never changes bits
-
-
-def test_warm_solve_many_equals_cold(small_cube):
-    """Predictions solved in warm-started chunks equal one cold scipy solve per image."""
-    from orbitnet.fit.sweep import solve_many
-
-    truth, problem = small_cube(5.5, 6.2)
-    rng = np.random.default_rng(3)
-    gh = truth.gh * (1 + 1e-3 * rng.normal(size=truth.gh.shape)).astype(np.float32)
-    cold = solve_many(problem, gh, n_jobs=1, progress=False)
-    warm = solve_many(problem, gh, n_jobs=2, progress=False, warm=True)
-    np.testing.assert_allclose(warm[0], cold[0], rtol=1e-9)
-    np.testing.assert_allclose(warm[1], cold[1], rtol=1e-9)
-    for a, b in zip(warm[2], cold[2], strict=True):
-        np.testing.assert_array_equal(np.flatnonzero(a > 0), np.flatnonzero(b > 0))

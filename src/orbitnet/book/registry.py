@@ -201,7 +201,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               choices=SPARSE_METHODS, min_len=1),
         Param("offsets", "int", None, 2, "at most this many offsets per k for grid_parabola "
               "and linear, evenly spread (None: all k)", lo=1),
-        Param("pca_offsets", "int", None, 1, "at most this many offsets per k for pca_gp "
+        Param("pca_offsets", "int", 16, 1, "at most this many offsets per k for pca_gp "
               "(None: all k)", lo=1, nullable=True),
         Param("network_offsets", "int", 8, 1, "evenly spread offsets per k for the networks "
               "(all k where k is smaller)", lo=1),
@@ -209,7 +209,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               "the k at which the networks run", lo=1, min_len=1),
         Param("seeds", "list[int]", [0], [0], "seeds of the networks (every offset runs each)",
               lo=0, min_len=1),
-        Param("gradient_steps", "int", 200, 5, "gradient steps per network, the same at every "
+        Param("gradient_steps", "int", 150, 5, "gradient steps per network, the same at every "
               "set size", lo=1, hi=100000),
         _ml_show("M/L of the image comparison"),
         _n_jobs(),

@@ -234,30 +234,12 @@ def _solve_one(i: int) -> tuple[int, float, float, np.ndarray]:
     return i, res.chi2, res.kinchi2, res.weights
 
 
-def _solve_chain(j: int) -> list[tuple[int, float, float, np.ndarray]]:
-    """Solve models lo..hi-1 of chunk ``j`` in order, each warm-started from the previous."""
-    from threadpoolctl import threadpool_limits
-
-    prob, gh = _STATE["problem"], _STATE["gh"]
-    out, passive = [], None
-    with threadpool_limits(1):
-        for i in range(*_STATE["parts"][j]):
-            res = prob.solve(gh[i], warm=True, passive=passive)
-            passive = res.passive
-            out.append((i, res.chi2, res.kinchi2, res.weights))
-    return out
-
-
 def solve_many(problem: WeightProblem, gh: np.ndarray, n_jobs: int | None = None,
-               progress: bool = True, desc: str = "weights", warm: bool = False
-               ) -> tuple[np.ndarray, ...]:
+               progress: bool = True, desc: str = "weights") -> tuple[np.ndarray, ...]:
     """Solve the weights for each of ``gh`` (n, n_orbits, n_bins, 4), e.g. predictions.
 
     This is the thesis' "modified solver": the same NNLS system as the orbit models, with
-    predicted per-orbit coefficients in place of the library's. With ``warm`` the images
-    (given in M/L order) are solved in contiguous chunks, each NNLS warm-started from the
-    previous image's positive set (:func:`orbitnet.fit.solver.nnls_warm`; the same solution,
-    about twice as fast on a smooth sequence of images).
+    predicted per-orbit coefficients in place of the library's.
 
     Returns
     -------
@@ -272,19 +254,6 @@ def solve_many(problem: WeightProblem, gh: np.ndarray, n_jobs: int | None = None
     chi2, kinchi2 = np.empty(n), np.empty(n)
     weights = np.empty((n, problem.n_orbits))
     state = {"problem": problem, "gh": gh}
-    jobs = default_jobs(n, n_jobs)
-    if not warm:
-        for i, c, k, w in _pool_map(_solve_one, n, state, jobs, desc, progress):
-            chi2[i], kinchi2[i], weights[i] = c, k, w
-        return chi2, kinchi2, weights
-    parts = chunks(n, jobs)
-    bar = tqdm(total=n, desc=desc, unit="model", disable=not progress)
-    try:
-        for part in _pool_map(_solve_chain, len(parts), {**state, "parts": parts}, jobs, "",
-                              False):
-            for i, c, k, w in part:
-                chi2[i], kinchi2[i], weights[i] = c, k, w
-            bar.update(len(part))
-    finally:
-        bar.close()
+    for i, c, k, w in _pool_map(_solve_one, n, state, default_jobs(n, n_jobs), desc, progress):
+        chi2[i], kinchi2[i], weights[i] = c, k, w
     return chi2, kinchi2, weights

@@ -141,7 +141,7 @@ def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: d
         todo = np.flatnonzero(~same)
         if todo.size:
             c, k, w = solve_many(problem, gh[todo], n_jobs=n_jobs, progress=progress,
-                                 desc=desc, warm=True)
+                                 desc=desc)
             chi2[todo], kinchi2[todo], weights[todo] = c, k, w
         nan = float("nan")
         stats["train_seconds"] = float(seconds)
