@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from orbitnet.emulators.baselines import LinearInterpolation, PCAGaussianProcess
+from orbitnet.emulators.baselines import LinearInterpolation, PCAGaussianProcess, grid_parabola
 
 
 def _cube(ml):
@@ -49,3 +49,20 @@ def test_bad_training_input():
         LinearInterpolation().fit([2.0, 1.0], np.zeros((2, 2, 2, 4)))
     with pytest.raises(ValueError, match="err has shape"):
         PCAGaussianProcess(err=np.ones((3, 4))).fit([1.0, 2.0], np.zeros((2, 2, 2, 4)))
+
+
+def test_grid_parabola_recovers_the_vertex_of_an_exact_parabola():
+    ml = np.round(np.arange(1.0, 9.01, 0.4), 2)
+    chi2 = 3.0 * (ml - 5.83) ** 2 + 100.0
+    assert grid_parabola(ml, chi2) == pytest.approx(5.83, abs=1e-9)
+    # shuffled order and a set whose lowest points are not neighbours on a fine grid
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(ml.size)
+    assert grid_parabola(ml[perm], chi2[perm]) == pytest.approx(5.83, abs=1e-9)
+    # the vertex never leaves the models' range: a minimum beyond the last model
+    assert grid_parabola(ml[:5], chi2[:5]) == ml[4]
+    # two models: the lower one; non-convex triple: the lowest point
+    assert grid_parabola([5.0, 6.0], [2.0, 1.0]) == 6.0
+    assert grid_parabola([5.0, 6.0, 7.0], [1.0, 3.0, 4.0]) == 5.0
+    with pytest.raises(ValueError, match="equal"):
+        grid_parabola([1.0, 2.0], [1.0])

@@ -99,7 +99,7 @@ def test_cli_tiny_ml_step_is_refused_with_its_memory_estimate(capsys, executed):
     ("02_orbit_libraries", "ml_step", ".nan", "not finite"),
     ("02_orbit_libraries", "compare_engine", "maybe", "true or false"),
     ("02_orbit_libraries", "orblib_dir", "data/ngc6278/dynamite-3.O.O", "no such file"),
-    ("06_sparse", "methods", "[dcnn, nope]", "one of dcnn"),
+    ("06_sparse", "methods", "[dcnn, nope]", "one of grid_parabola"),
     ("05_gan", "seeds", "[-1]", "out of range"),
     ("01_galaxy", "frame", "null", "one of galaxy, sky"),
 ])

@@ -4,22 +4,13 @@ import refdata
 
 from orbitnet.emulators.baselines import LinearInterpolation
 from orbitnet.fit import solver
-from orbitnet.judge import compare
+from orbitnet.judge import compare, subsets
 
 
 @pytest.fixture(scope="module")
 def truth(small_cube):
     out, problem = small_cube(5.5, 6.25)
     return refdata.library(), out, problem
-
-
-def test_sparse_sets_sizes():
-    sets = compare.sparse_sets(161)
-    assert list(sets) == ["161", "81", "41", "21", "11", "6", "3"]
-    assert sets["3"].tolist() == [0, 64, 128]
-    assert sets["11"][-1] == 160
-    with pytest.raises(ValueError, match="positive integer"):
-        compare.sparse_indices(161, 0)
 
 
 def test_gh_errors_are_the_solver_rows(truth):
@@ -110,3 +101,39 @@ def test_evaluate_redraws_the_image_when_ml_show_changes(truth, tmp_path):
                             n_jobs=1, progress=False)
     np.testing.assert_array_equal(a.attrs["gh_show"], out.gh[0])
     np.testing.assert_array_equal(b.attrs["gh_show"], out.gh[10])
+
+
+def test_evaluate_on_a_training_range_with_heldout_residual(truth, tmp_path):
+    _, out, problem = truth
+    train = subsets.every_kth(out.ml.size, 4, 1)  # 5.55, 5.75, 5.95, 6.15
+    judged, held = subsets.judged_range(train), subsets.heldout(train)
+
+    def fit_predict():
+        em = LinearInterpolation().fit(out.ml[train], out.gh[train])
+        return em.predict(out.ml[judged]), em.train_seconds
+
+    pred, res = compare.evaluate(fit_predict, out, problem, tmp_path / "lin.h5", {"k": 4}, {},
+                                 n_jobs=1, progress=False, judged=judged, heldout=held,
+                                 residual_all=False)
+    assert pred.ml.tolist() == out.ml[judged].tolist()
+    # training models are not solved again: their chi2 is the orbit models' own
+    assert pred.attrs["n_solved"] == held.size
+    np.testing.assert_array_equal(pred.kinchi2[train - judged[0]], out.kinchi2[train])
+    assert res["median_abs_residual_over_err"] is None
+    assert res["median_abs_heldout_residual_over_err"] > 0
+    # the held-out residual is over held-out models only: the same number by hand
+    gh = LinearInterpolation().fit(out.ml[train], out.gh[train]).predict(out.ml[held])
+    err = solver.gh_errors(problem)
+    assert res["median_abs_heldout_residual_over_err"] == pytest.approx(
+        compare.median_abs_residual_over_err(gh, out.gh[held], err), rel=1e-6)
+    with pytest.raises(ValueError, match="contiguous"):
+        compare.evaluate(fit_predict, out, problem, tmp_path / "x.h5", {}, {}, judged=train)
+
+
+def test_stored_cube_solves_to_the_orbit_models_chi2(truth):
+    """Reusing the orbit models' chi2 for exact predictions is what solving would give."""
+    from orbitnet.fit.sweep import solve_many
+
+    _, out, problem = truth
+    _, kinchi2, _ = solve_many(problem, out.gh[:3], n_jobs=1, progress=False)
+    np.testing.assert_allclose(kinchi2, out.kinchi2[:3], atol=1e-2)

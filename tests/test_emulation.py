@@ -36,20 +36,28 @@ def test_train_or_load_reuses_matching_runs(small_truth, tmp_path):
     assert isinstance(res["inside_model_1sigma"], bool)
 
 
-def test_chapter4_summary_picks_closest(small_truth):
+def test_chapter4_headline_ignores_the_best_fit(small_truth):
+    """The headline run is the lowest held-out residual, even when another run's best fit is
+    closer to the orbit models' (choosing by that would tune on the answer)."""
     truth, _ = small_truth
     fit = truth.fit
     base = {"train_seconds": [1.0] * 4, "ml_1sigma": [5.7, 5.9], "ml_2sigma": [5.6, 6.0],
-            "inside_model_1sigma": True, "inside_model_2sigma": True}
+            "inside_model_2sigma": True}
     results = {"fast": {
         "l1": {**base, "ml_best": 6.0, "ml_best_refined": fit.ml_best_refined + 0.3,
-               "median_abs_residual_over_err": 0.01},
+               "inside_model_1sigma": False, "median_abs_residual_over_err": 0.05,
+               "median_abs_heldout_residual_over_err": 0.02},
         "l1_err": {**base, "ml_best": fit.ml_best, "ml_best_refined": fit.ml_best_refined,
-                   "median_abs_residual_over_err": 0.1}}}
-    out = losses.chapter4_summary(results, truth, 5.8, "fast", "l1_err")
-    assert out["best"]["loss"] == "l1_err"
+                   "inside_model_1sigma": True, "median_abs_residual_over_err": 0.01,
+                   "median_abs_heldout_residual_over_err": 0.1}}}
+    engine = {"recipe": "fast", "main_loss": "l1_err",
+              "l1_err": {"ml_best": 5.8, "ml_1sigma": [5.7, 5.9], "inside_engine_1sigma": True}}
+    out = losses.chapter4_summary(results, truth, 5.8, "fast", "l1_err", engine=engine)
+    assert out["best"]["loss"] == "l1" and out["best"]["inside_phrase"] == "outside"
+    assert out["n_inside_model_1sigma"] == 1 and out["n_runs"] == 2
     assert out["fast"]["l1"]["ml_best"] == 6.0
     assert out["truth"]["ml_best"] == fit.ml_best
+    assert out["engine_cube"]["l1_err"]["inside_engine_1sigma"] is True
 
 
 @pytest.mark.slow

@@ -1,57 +1,86 @@
-import numpy as np
 import pytest
-import refdata
 
-from orbitnet.fit import cube
+from orbitnet.emulators.emulator import Emulator
 from orbitnet.fit.kinematics import ModelKinematics
+from orbitnet.judge import subsets
 from orbitnet.studies import kinmaps, sparse
 
 
 @pytest.fixture(scope="module")
-def small(galaxy, tmp_path_factory):
-    lib = refdata.library()
-    ml = np.round(np.arange(5.5, 6.21, 0.05), 2)  # 15 models
-    path = tmp_path_factory.mktemp("sparse") / "orbit_models.h5"
-    truth = cube.orbit_models(galaxy, lib, {"lib": "x"}, ml=ml, n_jobs=2, progress=False,
-                                path=path)
-    return truth, cube.weight_problem(galaxy, lib)
+def small(small_cube):
+    return small_cube(5.5, 6.2)  # 15 models
 
 
-def test_study_with_baselines(small, tmp_path, monkeypatch):
+def test_study_protocol_with_baselines(small, tmp_path, monkeypatch):
     truth, problem = small
     monkeypatch.setattr(sparse.paths, "ARTIFACTS", tmp_path)
-    study = sparse.run_study(truth, problem, steps=[1, 7], methods=["linear", "rescale"],
-                             progress=False)
-    assert list(study.sets) == ["15", "3"]
-    assert study.results["rescale"]["3"]["ml_best"] == truth.fit.ml_best
-    assert study.results["linear"]["15"]["median_abs_residual_over_err"] == 0.0
+    study = sparse.run_study(truth, problem, steps=[1, 4], methods=["grid_parabola", "linear"],
+                             offsets=3, progress=False, n_jobs=1)
+    # at most 3 evenly spread offsets per step
+    assert study.settings["offsets"]["grid_parabola"] == {"1": [0], "4": [0, 1, 2]}
+    assert study.settings["offsets"]["linear"] == {"1": [0], "4": [0, 1, 2]}
+    assert len(study.runs) == 4 + 4
+    for r in study.runs:
+        train = subsets.every_kth(truth.ml.size, r["k"], r["offset"])
+        assert r["n_train"] == train.size
+        assert r["judged_ml"] == [truth.ml[train[0]], truth.ml[train[-1]]]
+    full = next(r for r in study.runs if r["method"] == "linear" and r["k"] == 1)
+    assert full["ml_best"] == truth.fit.ml_best and full["heldout_residual"] is None
     out = sparse.summary(study)
-    assert out["smallest"]["rescale"]["inside_1sigma"] == 3
-    assert out["largest_set"] == 15 and out["smallest_set"] == 3
-    assert len(sparse.table(study)) == 4
+    assert set(out["linear"]) == {"1", "4"}
+    lin4 = out["linear"]["4"]
+    assert (lin4["n_offsets"], lin4["n_seeds"], lin4["n_runs"]) == (3, 1, 3)
+    assert (lin4["n_train"], lin4["n_train_max"]) == (4, 4)
+    assert 0 < lin4["median_abs_heldout_residual_over_err"] < 0.05
+    assert lin4["ml_best_min"] <= lin4["ml_best_median"] <= lin4["ml_best_max"]
+    for key in ("frac_inside_1sigma", "frac_inside_2sigma", "train_seconds_median"):
+        assert key in lin4
+    assert out["grid_parabola"]["4"]["median_abs_heldout_residual_over_err"] is None
+    assert out["smallest_k_90pct_1sigma"]["dcnn"] is None  # not run
+    assert out["truth"]["ml_best"] == truth.fit.ml_best
+    assert out["protocol"]["plan"]["linear"]["solves"] == sum(
+        subsets.heldout(subsets.every_kth(15, k, o)).size for k, o in [(1, 0), (4, 0), (4, 1),
+                                                                          (4, 2)])
+    assert len(sparse.table(out)) == 4
+    assert len(sparse.sets_table(truth, [1, 4])) == 2
     with pytest.raises(ValueError, match="unknown method"):
-        sparse.run_study(truth, problem, steps=[1], methods=["magic"])
+        sparse.run_study(truth, problem, steps=[1], methods=["rescale"])
 
 
-def test_smallest_inside_needs_every_larger_set_and_seed():
-    res = {"161": {"inside_model_1sigma": True}, "81": {"inside_model_1sigma": True},
-           "41": {"inside_model_1sigma": False}, "21": {"inside_model_1sigma": True}}
-    assert sparse.smallest_inside(res, "inside_model_1sigma") == 81
-    res = {"161": {"inside_model_1sigma": True},
-           "21": {"inside_model_1sigma": True, "inside_model_1sigma_runs": [True, False]}}
-    assert sparse.smallest_inside(res, "inside_model_1sigma") == 161
-    assert sparse.smallest_inside({"5": {"inside_model_1sigma": False}},
-                                  "inside_model_1sigma") is None
+def test_fractions_are_over_offsets_and_seeds():
+    runs = [{"offset": o, "seed": s, "n_train": 10, "ml_best": 5.8 + 0.1 * s,
+             "inside_1sigma": (o, s) != (1, 1), "inside_2sigma": True,
+             "delta_over_halfwidth": -0.5 + s, "heldout_residual": 0.1 * (o + 1),
+             "train_seconds": 1.0 + o} for o in (0, 1) for s in (0, 1)]
+    out = sparse.aggregate(runs)
+    assert (out["n_offsets"], out["n_seeds"], out["n_runs"]) == (2, 2, 4)
+    assert out["frac_inside_1sigma"] == 0.75 and out["frac_inside_2sigma"] == 1.0
+    assert out["ml_best_min"] == 5.8 and out["ml_best_max"] == pytest.approx(5.9)
+    assert out["abs_delta_over_halfwidth_median"] == 0.5
+    assert out["median_abs_heldout_residual_over_err"] == pytest.approx(0.15)
+    assert out["train_seconds_median"] == 1.5
 
 
-def test_combine_seeded_runs():
-    runs = [{"ml_best": 5.8, "inside_model_1sigma": True, "train_seconds": 1.0},
-            {"ml_best": 6.0, "inside_model_1sigma": False, "train_seconds": 3.0}]
-    out = sparse._combine(runs)
-    assert out["ml_best"] == 5.8 and out["seeds"] == 2
-    assert out["ml_best_mean"] == pytest.approx(5.9)
-    assert out["inside_model_1sigma_runs"] == [True, False]
-    assert out["train_seconds"] == 2.0
+def test_sparsest_k_needs_every_denser_step():
+    per = {"1": {"frac_inside_1sigma": 1.0}, "2": {"frac_inside_1sigma": 0.9},
+           "4": {"frac_inside_1sigma": 0.5}, "8": {"frac_inside_1sigma": 1.0}}
+    assert sparse.sparsest_k(per) == 2
+    assert sparse.sparsest_k({"1": {"frac_inside_1sigma": 0.8}}) is None
+
+
+@pytest.mark.slow
+def test_dcnn_trains_on_exactly_the_requested_set(small, tmp_path, monkeypatch):
+    truth, problem = small
+    monkeypatch.setattr(sparse.paths, "ARTIFACTS", tmp_path)
+    rec, pred = sparse.run_one(truth, problem, "dcnn", k=4, offset=1, seed=0, gradient_steps=2,
+                               galaxy="g", progress=False, n_jobs=1)
+    train = subsets.every_kth(truth.ml.size, 4, 1)
+    emu = Emulator.load(tmp_path / "g" / "dcnn" / "fast" / "l1_err" / "sparse_k4_o1_seed0")
+    assert emu.meta["train_ml"] == truth.ml[train].tolist()  # nothing dropped for validation
+    assert emu.meta["val_ml"] == truth.ml[subsets.validation(truth.ml.size, 4, 1)].tolist()
+    assert emu.meta["gradient_steps"] == 2 and emu.meta["recipe"]["validation_split"] == 0
+    assert rec["n_train"] == train.size and rec["heldout_residual"] > 0
+    assert pred.ml.tolist() == truth.ml[subsets.judged_range(train)].tolist()
 
 
 def test_map_comparisons_by_hand(galaxy):
@@ -62,3 +91,15 @@ def test_map_comparisons_by_hand(galaxy):
     assert stats["obs_model"]["sigma"]["p90_abs_over_err"] == 0.0
     assert stats["model_pred"]["v"]["median_abs_over_err"] == 0.0
     assert len(kinmaps.residual_table(stats)) == 4
+
+
+def test_verdicts_compare_sparsest_steps():
+    per = {m: {"1": {}} for m in ("grid_parabola", "linear", "pca_gp", "dcnn")}
+    out = sparse.verdicts({**per, "smallest_k_90pct_1sigma": {
+        "grid_parabola": 32, "linear": 16, "pca_gp": 32, "dcnn": None}})
+    assert out["dcnn_vs_grid_parabola"] == "more models than"
+    assert out["linear_vs_grid_parabola"] == "more models than"
+    assert out["pca_gp_vs_grid_parabola"] == "as many models as"
+    assert out["pca_gp_vs_linear"] == "fewer models than"
+    assert out["dcnn_thesis_vs_linear"] == "was not compared with"
+    assert (out["sparsest_methods"], out["sparsest_k"]) == ("grid_parabola, pca_gp", "32")

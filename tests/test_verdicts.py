@@ -16,20 +16,45 @@ def _losses_summary():
 
 def test_loss_verdicts_follow_the_residuals_and_the_best_fit():
     good = losses.verdicts(_losses_summary())
-    assert good["losses"].startswith("The median residuals agree")
-    assert good["thesis"].startswith("The Δχ² test agrees with the thesis")
+    assert good["losses"].startswith("The median residuals over all models agree")
+    assert good["thesis"] == "The headline run uses the thesis' l1_err loss."
     assert "small fraction" in good["fit"] and "inside the orbit models' 1σ" in good["fit"]
     bad = _losses_summary()
     bad["fast"]["l2"]["median_abs_residual_over_err"] = 0.1
     bad["fast"]["l1_err"].update(_run(7.5, 3.0, False, False))
     bad["best"]["loss"] = "l2"
     v = losses.verdicts(bad)
-    assert v["losses"].startswith("The median residuals of this run do not bear it out")
-    assert "prefers l2" in v["thesis"]
+    assert v["losses"].startswith("The median residuals over all models do not bear it out")
+    assert "uses l2" in v["thesis"]
     bad["best"]["loss"] = "l1_err"
     assert "outside even the orbit models' 2σ" in losses.verdicts(bad)["fit"]
     only = {"fast": {"l1_err": _run(5.85, 0.2, True, True)}, "best": bad["best"]}
     assert "cannot say" in losses.verdicts(only)["losses"]
+    assert "not run on the engine's cube" in losses.verdicts(only)["engine"]
+
+
+def test_loss_verdicts_use_heldout_residuals_and_the_engine_cube():
+    s = _losses_summary()
+    s["fast"]["l2"]["median_abs_heldout_residual_over_err"] = 0.3
+    s["fast"]["l1_err"]["median_abs_heldout_residual_over_err"] = 1.2  # all-models: 0.2
+    v = losses.verdicts(s)
+    assert v["losses"].startswith("The median residuals on the models they did not train on "
+                                  "do not bear it out")
+    assert "on its validation models (1.2) is comparable" in v["fit"]
+
+    def eng(in1, in2):
+        return {"ml_best": 5.8, "ml_1sigma": [5.7, 5.9], "inside_engine_1sigma": in1,
+                "inside_engine_2sigma": in2, "median_abs_heldout_residual_over_err": 0.2}
+    s["engine_cube"] = {"recipe": "fast", "truth": {"ml_best": 5.8, "ml_1sigma": [5.7, 5.9]},
+                        "l2": eng(True, True), "l1_err": eng(True, True), "main_loss": "l1_err"}
+    s["engine_cube"]["main"] = s["engine_cube"]["l1_err"]
+    assert "all 2 losses land inside it" in losses.verdicts(s)["engine"]
+    assert "carries over to orbits" in losses.verdicts(s)["engine"]
+    s["engine_cube"]["l2"] = eng(False, True)
+    assert "1 of 2 losses land inside it (2 inside 2σ)" in losses.verdicts(s)["engine"]
+    s["engine_cube"]["l1_err"].update(inside_engine_1sigma=False)
+    v = losses.verdicts(s)["engine"]
+    assert "lands at 5.8, outside that cube's own 1σ" in v and "does not carry over" in v
 
 
 def _gan_summary(cgan_res, cgan_ml, ratio):
@@ -56,20 +81,33 @@ def test_gan_verdicts_follow_the_numbers():
     assert good["thesis"].startswith("This goes beyond the thesis")
 
 
-def _sparse_summary(dcnn, linear, rescale=2):
-    return {"smallest": {"dcnn": {"inside_1sigma": dcnn}, "linear": {"inside_1sigma": linear},
-                         "rescale": {"inside_1sigma": rescale}, "pca_gp": {"inside_1sigma": None}},
-            "dcnn": {}, "linear": {}, "rescale": {}, "smallest_set": 2}
+def _sparse_summary(dcnn, parabola, linear=4):
+    ks = {"grid_parabola": parabola, "linear": linear, "dcnn": dcnn, "pca_gp": None}
+    per = {m: {str(k): {"frac_inside_1sigma": 1.0 if k else 0.5, "n_train": 161 // k,
+                        "n_train_max": 161 // k + 1} for k in (1, 4, 8, 16)} for m in ks}
+    return {**per, "smallest_k_90pct_1sigma": ks,
+            "smallest_label": {m: sparse.smallest_label(per[m], k) for m, k in ks.items()}}
 
 
-def test_sparse_verdict_and_phrases():
-    assert "network needs fewer models" in sparse.verdicts(_sparse_summary(11, 41))["interpolation"]
-    v = sparse.verdicts(_sparse_summary(None, 21))["interpolation"]
-    assert "(21 models against no set, not even the full grid)" in v
-    assert "does not earn its place" in v and "stays inside 1σ for every set" in v
-    assert "does not stay inside" in sparse.verdicts(_sparse_summary(11, 41, 81))["interpolation"]
-    assert sparse.sets_phrase(None) == "no set, not even the full grid"
-    assert sparse.sets_phrase(17) == "17 models" and sparse.sets_phrase(3, run=False) == "not run"
+def test_sparse_verdict_follows_the_sparsest_grids():
+    win = sparse.verdicts(_sparse_summary(16, 8))
+    assert win["dcnn_vs_grid_parabola"] == "fewer models than"
+    assert "here it earns its place" in win["network"]
+    tie = sparse.verdicts(_sparse_summary(8, 8))
+    assert tie["dcnn_vs_grid_parabola"] == "as many models as"
+    assert "same sparsest grid" in tie["network"] and "does not earn" in tie["network"]
+    lose = sparse.verdicts(_sparse_summary(None, 8, 16))
+    assert lose["dcnn_vs_linear"] == "more models than"
+    assert "for M/L the network does not earn its place" in lose["network"]
+    assert "for linear" in lose["network"] and "none (already below 90 % at k = 1)" in lose["network"]
+    neither = sparse.verdicts(_sparse_summary(None, None, None))
+    assert neither["network"].startswith("Neither the network nor any baseline")
+    assert (neither["sparsest_methods"], neither["sparsest_k"]) == ("none", "none")
+    alone = _sparse_summary(8, 8)
+    del alone["dcnn"]
+    assert "did not compare the network" in sparse.verdicts(alone)["network"]
+    for v in (win, tie, lose, neither):
+        assert "None" not in " ".join(v.values())
 
 
 def test_kinmaps_verdict():

@@ -24,7 +24,7 @@ RECIPES = ("thesis", "fast")
 LOSSES = ("l2", "l1", "l2_err", "l1_err")
 GAN_SCALINGS = ("global", "pixel")
 GAN_VARIANTS = ("gan", "gan_nomask", "cgan", "cgan_global")
-SPARSE_METHODS = ("dcnn", "dcnn_thesis", "linear", "pca_gp", "rescale")
+SPARSE_METHODS = ("grid_parabola", "linear", "pca_gp", "dcnn", "dcnn_thesis")
 ORBIT_SOURCES = ("auto", "dynamite", "engine")
 FRAMES = ("galaxy", "sky")
 BEYOND_STRATEGIES = ("dynamite_grid", "quadratic", "gp_chi2", "cube_multilinear",
@@ -161,6 +161,9 @@ CHAPTERS: tuple[Chapter, ...] = (
               choices=RECIPES),
         Param("show_loss", "str", "l1_err", "l1_err", "loss of the image comparison",
               choices=LOSSES),
+        Param("engine_losses", "list[str]", list(LOSSES), ["l1_err"],
+              "losses of the fast recipe's out-of-sample check on the engine's cube",
+              choices=LOSSES, min_len=1),
     ), (rule_member("show_recipe", "recipes"), rule_member("show_loss", "losses"))),
     Chapter("05_gan", "A generative adversarial network", (
         _galaxy(),
@@ -201,17 +204,25 @@ CHAPTERS: tuple[Chapter, ...] = (
     ), (_source_conflict,)),
     Chapter("06_sparse", "How little data?", (
         _galaxy(),
-        Param("steps", "list[int]", [1, 2, 4, 8, 16, 32, 64], [1, 8, 32],
-              "train on every k-th model of the grid, for each k", lo=1, min_len=1),
-        Param("methods", "list[str]", list(SPARSE_METHODS), list(SPARSE_METHODS),
-              "methods to compare", choices=SPARSE_METHODS, min_len=1),
-        Param("seeds", "list[int]", [0, 1, 2], [0], "seeds of the repeated runs on small sets",
+        Param("steps", "list[int]", [1, 2, 4, 8, 16, 32, 64], [4, 16],
+              "train on the sets of every k-th model, for each k", lo=1, min_len=1),
+        Param("methods", "list[str]", ["grid_parabola", "linear", "pca_gp", "dcnn"],
+              ["grid_parabola", "linear", "pca_gp", "dcnn"], "methods to compare",
+              choices=SPARSE_METHODS, min_len=1),
+        Param("offsets", "int", None, 2, "at most this many offsets per k for grid_parabola "
+              "and linear, evenly spread (None: all k)", lo=1),
+        Param("pca_offsets", "int", 16, 1, "at most this many offsets per k for pca_gp "
+              "(None: all k)", lo=1, nullable=True),
+        Param("network_offsets", "int", 8, 1, "evenly spread offsets per k for the networks "
+              "(all k where k is smaller)", lo=1),
+        Param("network_steps", "list[int]", [4, 8, 16, 32], [16],
+              "the k at which the networks run", lo=1, min_len=1),
+        Param("seeds", "list[int]", [0], [0], "seeds of the networks (every offset runs each)",
               lo=0, min_len=1),
-        Param("seeded_max", "int", 21, 21,
-              "sets of at most this many models are repeated for every seed", lo=1),
-        Param("epochs", "int", None, 2, "override the DCNN recipes' epochs "
-              "(None: each recipe's own)", lo=1, hi=10000),
+        Param("gradient_steps", "int", 150, 5, "gradient steps per network, the same at every "
+              "set size", lo=1, hi=100000),
         _ml_show("M/L of the image comparison"),
+        _n_jobs(),
     )),
     Chapter("07_maps", "Kinematic maps", (
         _galaxy(),

@@ -91,8 +91,7 @@ class PCAGaussianProcess:
 
     def fit(self, ml, gh) -> PCAGaussianProcess:
         from sklearn.decomposition import PCA
-        from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel  # noqa: I001
+        from threadpoolctl import threadpool_limits
 
         t0 = time.perf_counter()
         ml, gh = _check_training(ml, gh)
@@ -113,6 +112,15 @@ class PCAGaussianProcess:
         # little variance and must not dictate a shared length scale
         spacing = float(np.min(np.diff(u[:, 0]))) if ml.size > 1 else 1.0
         self.gps_ = []
+        with threadpool_limits(1):  # BLAS threads only slow L-BFGS-B on three parameters
+            self._fit_gps(u, z, spacing)
+        self.train_seconds = time.perf_counter() - t0
+        return self
+
+    def _fit_gps(self, u: np.ndarray, z: np.ndarray, spacing: float) -> None:
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel  # noqa: I001
+
         for c in range(z.shape[1]):
             kernel = (ConstantKernel(1.0, (1e-3, 1e3))
                       * RBF(0.5, (max(spacing, 1e-2), 10.0))
@@ -124,8 +132,6 @@ class PCAGaussianProcess:
                 warnings.simplefilter("ignore")  # convergence chatter at tiny training sets
                 gp.fit(u, z[:, c])
             self.gps_.append(gp)
-        self.train_seconds = time.perf_counter() - t0
-        return self
 
     def _unit(self, ml: np.ndarray) -> np.ndarray:
         span = self.hi_ - self.lo_
@@ -144,3 +150,31 @@ class PCAGaussianProcess:
         if self.err is not None:
             gh = gh * self.err[None, None]
         return gh.astype(np.float32)
+
+
+def grid_parabola(ml, chi2) -> float:
+    """Best fit without an emulator: the vertex of the parabola through the three lowest χ².
+
+    ``ml``, ``chi2``: the training models' own M/L and χ². The vertex is kept inside the
+    models' M/L range (no extrapolation); with fewer than three models, or when the three
+    lowest points are not convex, the answer is the M/L of the lowest χ².
+    """
+    ml = np.asarray(ml, dtype=float)
+    chi2 = np.asarray(chi2, dtype=float)
+    if ml.ndim != 1 or ml.shape != chi2.shape or ml.size == 0:
+        raise ValueError(f"ml and chi2 must be 1-d of equal, non-zero length, got {ml.shape}, "
+                         f"{chi2.shape}")
+    if not (np.all(np.isfinite(ml)) and np.all(np.isfinite(chi2))):
+        raise ValueError("ml and chi2 must be finite")
+    lowest = np.argsort(chi2, kind="stable")[:3]
+    best = float(ml[lowest[0]])
+    if lowest.size < 3:
+        return best
+    x, y = ml[lowest], chi2[lowest]
+    if np.unique(x).size < 3:
+        raise ValueError("ml values must be distinct")
+    centre = x.mean()
+    a, b, _ = np.polyfit(x - centre, y, 2)
+    if not a > 0:
+        return best
+    return float(np.clip(centre - b / (2 * a), ml.min(), ml.max()))

@@ -43,9 +43,11 @@ def train_or_load(truth: Models, problem: WeightProblem, recipe: str = "fast",
                   loss: str = "l1_err", out_dir: Path | None = None,
                   train_idx: Sequence[int] | None = None, mask: bool = True,
                   progress: bool = True, galaxy: str = paths.GALAXY, epochs: int | None = None,
-                  **recipe_overrides):
+                  val_idx: Sequence[int] | None = None, **recipe_overrides):
     """An :class:`~orbitnet.emulators.emulator.Emulator` trained on ``truth`` (or a subset).
 
+    ``val_idx``: models to validate on instead of the recipe's split of the training set
+    (which is then switched off, so every model of ``train_idx`` is trained on).
     Retrains only when the recipe, loss, training set or cube changed since the stored run.
     """
     from orbitnet.emulators.emulator import Emulator, train_emulator
@@ -53,10 +55,15 @@ def train_or_load(truth: Models, problem: WeightProblem, recipe: str = "fast",
 
     if epochs is not None:
         recipe_overrides["epochs"] = int(epochs)
+    if val_idx is not None:
+        recipe_overrides["validation_split"] = 0.0
     rec = get_recipe(recipe, **recipe_overrides)
     idx = np.arange(truth.ml.size) if train_idx is None else np.asarray(train_idx)
     out = Path(out_dir) if out_dir else emulator_dir(galaxy, rec.name, loss)
     params = _params(truth, rec, loss, idx, mask)
+    val = None if val_idx is None else np.asarray(val_idx, dtype=int)
+    if val is not None:
+        params["val_ml"] = truth.ml[val]
     fp_path = out / FINGERPRINT
     if fp_path.is_file() and (out / "emulator.json").is_file():
         try:
@@ -67,7 +74,9 @@ def train_or_load(truth: Models, problem: WeightProblem, recipe: str = "fast",
     if fp_path.exists():
         fp_path.unlink()
     emu = train_emulator(truth.ml[idx], truth.gh[idx], err=gh_errors(problem), loss=loss,
-                         recipe=rec, out_dir=out, progress=progress, mask=mask)
+                         recipe=rec, out_dir=out, progress=progress, mask=mask,
+                         val_ml=None if val is None else truth.ml[val],
+                         val_gh=None if val is None else truth.gh[val])
     store.write_text_atomic(fp_path, store.canonical_json(params))
     return emu
 

@@ -15,6 +15,7 @@ comes last.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import warnings
@@ -228,6 +229,8 @@ def train_emulator(
     out_dir: Path | str | None = None,
     progress: bool = True,
     mask: bool = True,
+    val_ml: Sequence[float] | np.ndarray | None = None,
+    val_gh: np.ndarray | None = None,
 ) -> Emulator:
     """Train one DCNN per coefficient h1..h4 and (optionally) save them.
 
@@ -243,6 +246,8 @@ def train_emulator(
     out_dir : where to write the artifacts (``None``: keep in memory only).
     progress : one tqdm bar per coefficient.
     mask : nets with the mask branch (thesis) or without.
+    val_ml, val_gh : models to validate on instead of a split of ``ml`` (every model of
+        ``ml`` is then trained on; the recipe needs ``validation_split=0``).
 
     Returns
     -------
@@ -267,13 +272,21 @@ def train_emulator(
     if hi <= lo:
         raise ValueError("ml needs at least two different values")
     x = (ml - lo) / (hi - lo)
+    x_val = y_val = None
+    if val_ml is not None and len(val_ml):
+        y_val = np.asarray(val_gh)
+        if y_val.ndim != 4 or y_val.shape[0] != len(val_ml) or y_val.shape[1:] != cube.shape[1:]:
+            raise ValueError(f"val_gh must be ({len(val_ml)}, {cube.shape[1]}, {cube.shape[2]}, "
+                             f"4) for {len(val_ml)} validation M/L; got {y_val.shape}")
+        x_val = (np.asarray(val_ml, dtype=np.float64) - lo) / (hi - lo)
 
     fits = []
     t0 = time.perf_counter()
     for i in range(N_COEFF):
         fits.append(fit_coefficient(x, cube[..., i], loss, errs[i], recipe, index=i,
-                                    mask=mask, progress=progress))
-    train, _ = split_models(ml.size, recipe)
+                                    mask=mask, progress=progress, x_val=x_val,
+                                    y_val=None if y_val is None else y_val[..., i]))
+    train, val = split_models(ml.size, recipe)
     meta = {
         "recipe": recipe.to_dict(),
         "loss": loss,
@@ -282,6 +295,10 @@ def train_emulator(
         "total_seconds": time.perf_counter() - t0,
         "loss_factor": {f"h{i + 1}": f.loss_factor for i, f in enumerate(fits)},
         "n_models": int(ml.size),
+        "train_ml": ml[train].tolist(),
+        "gradient_steps": recipe.epochs * math.ceil(train.size / recipe.batch_size),
+        "val_ml": (ml[val].tolist() if x_val is None
+                   else np.asarray(val_ml, dtype=float).tolist()),
     }
     emu = Emulator([f.model for f in fits], [f.normaliser for f in fits],
                    (float(ml[train].min()), float(ml[train].max())), (lo, hi), mask, meta)

@@ -136,6 +136,8 @@ def fit_coefficient(
     mask: bool = True,
     progress: bool = True,
     desc: str | None = None,
+    x_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
 ) -> FitResult:
     """Train one DCNN on scaled M/L ``x`` (n,) and images ``y`` (n, n_orbits, n_bins).
 
@@ -151,6 +153,9 @@ def fit_coefficient(
     mask : build the net with its mask branch.
     progress : show a tqdm bar.
     desc : label of the bar (default ``h<index + 1>``).
+    x_val, y_val : models to validate on, given explicitly (e.g. held-out models of other
+        offsets); then every model of ``x`` is trained on, and the recipe must not split
+        off validation models of its own (``validation_split=0``).
     """
     x = np.asarray(x, dtype=np.float32)
     x = x.reshape(x.shape[0], -1) if x.ndim == 2 else x.reshape(-1, 1)
@@ -158,10 +163,23 @@ def fit_coefficient(
     if y.ndim != 3 or y.shape[0] != x.shape[0]:
         raise ValueError(f"targets must be (n_models, n_orbits, n_bins) with n_models = "
                          f"{x.shape[0]}; got {y.shape}")
+    given = x_val is not None and len(x_val) > 0
+    if given and recipe.validation_split > 0:
+        raise ValueError("explicit validation models and the recipe's validation_split "
+                         f"({recipe.validation_split}) together would drop training models; "
+                         "set validation_split=0")
     keras.utils.set_random_seed(recipe.seed + index)
     train, val = split_models(x.shape[0], recipe)
     norm = Normaliser.fit(recipe.normalisation, y[train])
     y_n = norm.forward(y)
+    if given:
+        x_v = np.asarray(x_val, dtype=np.float32).reshape(-1, 1)
+        y_v = norm.forward(np.asarray(y_val, dtype=np.float32))
+        if y_v.shape[1:] != y.shape[1:] or y_v.shape[0] != x_v.shape[0]:
+            raise ValueError(f"validation images {y_v.shape} do not match the training "
+                             f"images {y.shape[1:]} or the {x_v.shape[0]} validation inputs")
+    else:
+        x_v, y_v = x[val], y_n[val]
     base = GHLoss(loss, err=err, target_scale=norm.scale)
     baseline = float(keras.ops.convert_to_numpy(base(y_n[train], np.zeros_like(y_n[train]))))
     factor = 1.0 / baseline if baseline > 0 and np.isfinite(baseline) else 1.0
@@ -180,11 +198,11 @@ def fit_coefficient(
     callbacks: list[keras.callbacks.Callback] = [bar]
     if recipe.patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss" if val.size else "loss", patience=recipe.patience,
+            monitor="val_loss" if x_v.size else "loss", patience=recipe.patience,
             restore_best_weights=True))
     t0 = time.perf_counter()
     hist = model.fit(x[train], y_n[train], batch_size=recipe.batch_size, epochs=recipe.epochs,
-                     validation_data=(x[val], y_n[val]) if val.size else None,
+                     validation_data=(x_v, y_v) if x_v.size else None,
                      shuffle=True, verbose=0, callbacks=callbacks)
     seconds = time.perf_counter() - t0
     history = {k: [float(v) / factor for v in vals] for k, vals in hist.history.items()

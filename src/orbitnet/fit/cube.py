@@ -8,6 +8,7 @@ Predictions are solved and judged in the same layout by :func:`orbitnet.judge.co
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,6 +186,31 @@ def orbit_models(galaxy: Galaxy, library: OrbitLibrary, library_hashes: dict[str
     data = store.cached(path, params, inputs, compute, attrs=timing)
     attrs = store.read_attrs(path)
     return _models_from(data, N_GH * galaxy.n_bins, path, attrs)
+
+
+ENGINE_CUBE = "orbit_models_engine.h5"
+
+
+def source_of(models: Models) -> str:
+    """The orbit source (``"dynamite"`` or ``"engine"``) a cube was computed from."""
+    params = json.loads(models.attrs.get("parameters") or "{}")
+    if params.get("source") not in SOURCES:
+        raise ValueError(f"{models.path} does not record its orbit source; rerun Chapter 2")
+    return params["source"]
+
+
+def engine_cube_path(galaxy: str = paths.GALAXY) -> Path:
+    """The embedded engine's cube as Chapter 2 leaves it: the primary ``orbit_models.h5``
+    when Chapter 2 ran with ``orbit_source engine``, else ``orbit_models_engine.h5`` (made
+    beside DYNAMITE's cube with ``compare_engine``)."""
+    folder = paths.artifacts_dir(galaxy)
+    primary, side = folder / "orbit_models.h5", folder / ENGINE_CUBE
+    if primary.is_file() and source_of(read_models(primary)) == "engine":
+        return primary
+    if side.is_file():
+        return side
+    raise FileNotFoundError(f"no engine cube in {folder}: run Chapter 2 with `-p compare_engine "
+                            "true` (beside DYNAMITE) or `-p orbit_source engine`")
 
 
 def read_models(path: Path | str) -> Models:

@@ -7,7 +7,6 @@ from typing import Any
 from orbitnet.data.dynamite_run import dynamite_run, timings
 from orbitnet.fit.chi2 import inside
 from orbitnet.store import load_results
-from orbitnet.studies.sparse import sets_phrase
 
 CHAPTER_RESULTS = ("01_galaxy", "02_orbit_libraries", "03_dcnn", "04_losses", "05_gan",
                    "06_sparse", "07_maps", "09_beyond_ml")
@@ -33,7 +32,6 @@ def summary(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
     best = ch4["best"]
     per_model = ch2["sweep_seconds"] / n_models
     train = best["train_seconds_total"]
-    smallest = ch6.get("smallest", {})
     out = {
         "truth_ml_best": ch2["ml_best"], "truth_ml_1sigma": ch2["ml_1sigma"],
         "truth_ml_2sigma": ch2["ml_2sigma"],
@@ -50,7 +48,11 @@ def summary(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "dynamite_ml_best": dynamite_run()["best_fit"]["ml_best"],
         "train_seconds": train,
         "train_over_sweep": train / ch2["sweep_seconds"],
-        "smallest": smallest,
+        "best_inside_phrase": "inside" if best.get("inside_model_1sigma") else "outside",
+        "best_criterion": best.get("criterion", "closest best fit"),
+        "smallest_label": ch6.get("smallest_label", {}),
+        "smallest_k": ch6.get("smallest_k_90pct_1sigma", {}),
+        "sparse_verdict": ch6.get("verdict", {}),
         "maps_model_pred_v": res["07_maps"]["model_pred"]["v"]["median_abs_over_err"],
         "maps_model_pred_sigma": res["07_maps"]["model_pred"]["sigma"]["median_abs_over_err"],
         "maps_obs_model_v": res["07_maps"]["obs_model"]["v"]["median_abs_over_err"],
@@ -58,13 +60,29 @@ def summary(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
     engine = ch2.get("engine") or {}
     out["engine_ml_best"] = engine.get("ml_best")
     out["engine_library_seconds"] = engine.get("library_seconds")
+    check = (ch4.get("engine_cube") or {}).get("main") or {}
+    truth_engine = (ch4.get("engine_cube") or {}).get("truth") or {}
+    out["engine_check_loss"] = (ch4.get("engine_cube") or {}).get("main_loss")
+    out["engine_check_ml_best"] = check.get("ml_best")
+    out["engine_check_inside_phrase"] = ("inside" if check.get("inside_engine_1sigma")
+                                         else "outside")
+    out["engine_cube_ml_1sigma"] = truth_engine.get("ml_1sigma")
+    if check.get("ml_best") is not None and truth_engine.get("ml_1sigma"):
+        lo, hi = truth_engine["ml_1sigma"]
+        out["engine_check_text"] = (
+            f"run unchanged on the embedded engine's cube with the {out['engine_check_loss']} "
+            f"loss, it finds M/L = {check['ml_best']:.3g}, "
+            f"{out['engine_check_inside_phrase']} that cube's own 1σ interval "
+            f"({lo:.3f}–{hi:.3f}).")
+    else:
+        out["engine_check_text"] = ("its out-of-sample check on the embedded engine's cube was "
+                                    "not run for this build.")
+    out["predict_verdict"] = predict_verdict(bool(best.get("inside_model_1sigma")),
+                                             check.get("inside_engine_1sigma"))
     gan = res.get("05_gan") or {}
     cgan = gan.get("cgan") or {}
     out["cgan_ml_best"] = cgan.get("ml_best")
     out["beyond"] = beyond_summary(res.get("09_beyond_ml") or {})
-    out["smallest_text"] = {
-        m: {k: sets_phrase(v.get(k), run=m in ch6) for k in ("inside_1sigma", "inside_2sigma")}
-        for m, v in smallest.items()}
     out["engine_text"] = (
         f"its best fit is M/L = {engine['ml_best']:.4g}, against "
         f"{out['dynamite_ml_best']:.4g} for DYNAMITE's own run"
@@ -109,3 +127,19 @@ def verdicts(summary: dict[str, Any]) -> dict[str, str]:
                        "network lies outside even the orbit models' 2σ interval.",
             "claim": "The runs behind this page do not support the thesis' central claim: no "
                      "network put the best fit within 2σ of the orbit models'."}
+
+
+def predict_verdict(inside_own: bool, inside_engine: bool | None) -> str:
+    """The answer to "can we predict orbits?", chosen from the Δχ² tests of Chapter 4."""
+    if inside_own and inside_engine:
+        return ("holds up: the best fit lands inside the orbit models' 1σ both on the cube "
+                "the recipe was tuned on and on the engine's cube it never saw")
+    if inside_own and inside_engine is None:
+        return ("holds up on the cube the recipe was tuned on; the out-of-sample check on the "
+                "engine's cube was not run")
+    if inside_own:
+        return ("holds up only on the cube the recipe was tuned on: on the engine's cube the "
+                "same recipe misses that cube's 1σ")
+    if inside_engine:
+        return ("holds up on the engine's cube but not on the cube the recipe was tuned on")
+    return "does not hold up here: the best fit misses the orbit models' 1σ"

@@ -27,6 +27,7 @@ from orbitnet.fit.cube import Models
 from orbitnet.fit.gh import GH_NAMES
 from orbitnet.fit.solver import WeightProblem
 from orbitnet.judge.compare import evaluate, median_abs_residual_over_err
+from orbitnet.judge.subsets import every_kth
 
 #: What each variant changes in the base configuration (``cgan_global``: the cGAN with the
 #: thesis' global image scaling, whatever the base says).
@@ -57,8 +58,7 @@ def gan_dir(variant: str, tag: str, coefficient: int, galaxy: str = paths.GALAXY
 
 def training_set(truth: Models, step: int = 1) -> np.ndarray:
     """Indices of every ``step``-th orbit model (the last one included)."""
-    idx = np.arange(0, truth.ml.size, int(step))
-    return idx if idx[-1] == truth.ml.size - 1 else np.append(idx, truth.ml.size - 1)
+    return every_kth(truth.ml.size, int(step), with_last=True)
 
 
 def train_variant(variant: str, truth: Models, base: GANConfig, coefficients: Iterable[int],

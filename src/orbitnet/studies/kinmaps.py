@@ -104,16 +104,16 @@ def map_study(galaxy: Galaxy, library: OrbitLibrary, problem: WeightProblem, tru
               ) -> dict[str, Any]:
     """Everything Chapter 7 shows: kinematics of model and prediction, and the statistics.
 
-    The network (L1/err loss) is trained on every ``train_step``-th model, or reloaded from
-    Chapter 6's run with the same settings; ``run_dir`` is the DYNAMITE run whose
+    The network (L1/err loss) is trained on every ``train_step``-th model (or reloaded when
+    a run with the same settings is stored); ``run_dir`` is the DYNAMITE run whose
     ``nn_kinem.out`` is checked (default: the reference run).
     """
     from orbitnet.data import paths
     from orbitnet.emulators.cache import emulator_dir, train_or_load
-    from orbitnet.judge.compare import sparse_indices
+    from orbitnet.judge.subsets import every_kth
 
     name = galaxy.name
-    idx = sparse_indices(truth.ml.size, train_step)
+    idx = every_kth(truth.ml.size, train_step)
     out_dir = emulator_dir(name, recipe, "l1_err", f"set{idx.size}_seed{seed}")
     emu = train_or_load(truth, problem, recipe, "l1_err", out_dir=out_dir, train_idx=idx,
                         epochs=epochs, seed=seed, galaxy=name)

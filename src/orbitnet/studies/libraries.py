@@ -10,7 +10,14 @@ import numpy as np
 
 from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
-from orbitnet.fit.cube import Models, engine_library, family_counts, orbit_models, weight_problem
+from orbitnet.fit.cube import (
+    ENGINE_CUBE,
+    Models,
+    engine_library,
+    family_counts,
+    orbit_models,
+    weight_problem,
+)
 from orbitnet.fit.sweep import nearest_index
 from orbitnet.orblib.library import OrbitLibrary
 
@@ -113,7 +120,7 @@ def engine_side(galaxy: Galaxy, orbit_models_: Models, library: OrbitLibrary, so
     if not enabled:
         return None, None
     lib, hashes = engine_library(galaxy, progress=progress)
-    path = paths.artifacts_dir(galaxy.name) / "orbit_models_engine.h5"
+    path = paths.artifacts_dir(galaxy.name) / ENGINE_CUBE
     cube = orbit_models(galaxy, lib, hashes, ml=ml, n_jobs=n_jobs, progress=progress,
                         path=path, source="engine")
     return lib, cube
