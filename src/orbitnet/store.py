@@ -66,17 +66,17 @@ def file_sha256(path: Path | str) -> str:
 
 
 def input_hashes(files: Iterable[Path | str], base: Path | str | None = None) -> dict[str, str]:
-    """Map each file to its SHA-256, keyed by its path relative to ``base`` (default: its name).
+    """Map each file to its SHA-256, keyed by its path relative to ``base`` (default: its name,
+    or its path below the files' common folder when two share a name).
 
     Keys do not depend on where the checkout lives, so moving the data leaves fingerprints valid.
     """
-    out: dict[str, str] = {}
-    for f in files:
-        p = Path(f)
-        key = str(p.relative_to(base)) if base is not None else p.name
-        if key in out:
-            raise ValueError(f"two input files are both called {key!r}; pass base=")
-        out[key] = file_sha256(p)
+    files = [Path(f) for f in files]
+    if base is None and len({p.name for p in files}) < len(files):
+        base = Path(os.path.commonpath([p.resolve().parent for p in files]))
+        files = [p.resolve() for p in files]
+    out = {(str(p.relative_to(base)) if base is not None else p.name): file_sha256(p)
+           for p in files}
     return dict(sorted(out.items()))
 
 
@@ -484,11 +484,9 @@ def read_artifact(path: Path | str) -> dict[str, np.ndarray]:
                     want = obj.attrs.get("sha256")
                     if want is not None and (
                             hashlib.sha256(np.asarray(value).tobytes()).hexdigest() != want):
-                        raise CorruptArtifact(f"{path}: dataset {name} fails its checksum")
+                        raise ValueError(f"dataset {name} fails its checksum")
                     out[name] = value
             h5.visititems(visit)
-    except CorruptArtifact:
-        raise
     except (OSError, KeyError, ValueError) as exc:
         raise CorruptArtifact(f"{path} is corrupt or truncated ({exc})") from exc
     return out
@@ -522,7 +520,7 @@ def staleness(path: Path | str, fp: Fingerprint) -> str | None:
     try:
         stored = stored_fingerprint(path)
     except CorruptArtifact as exc:
-        return f"unreadable ({exc})"
+        return f"unreadable ({exc.__cause__ or exc})"
     if stored is None:
         return "made by an older orbitnet without fingerprints"
     if stored.digest != fp.digest:
@@ -567,7 +565,7 @@ def cached(path: Path | str, params: Mapping[str, Any] | Fingerprint,
             try:
                 return read_artifact(path)
             except CorruptArtifact as exc:
-                why = f"corrupt ({exc})"
+                why = f"corrupt ({exc.__cause__ or exc})"
         if why != "missing":
             notice(f"{display_path(path)} is {why}; recomputing it")
         datasets = compute()
