@@ -322,12 +322,29 @@ class ChapterInputs:
         return gh_errors(self.problem)
 
 
-def open_inputs(galaxy: str = paths.GALAXY, progress: bool = False) -> ChapterInputs:
+def _check_library_choice(path: Path, source: str, own_dir: str | None, orbit_source: str,
+                          orblib_dir: Path | str | None) -> None:
+    if orbit_source not in SOURCES:
+        raise ValueError(f"orbit_source must be one of {SOURCES}, got {orbit_source!r}")
+    wrong = orbit_source not in ("auto", source) or (
+        orblib_dir is not None and (own_dir is None
+                                    or Path(orblib_dir).resolve() != Path(own_dir).resolve()))
+    if wrong:
+        own = f"DYNAMITE run {own_dir}" if source == "dynamite" else "the engine"
+        raise ValueError(f"{path} was made with the library of {own}; judging it with another "
+                         f"library would mix two models. Re-run chapter {CHAPTER} with the "
+                         "library you want (orbit_source/orblib_dir there)")
+
+
+def open_inputs(galaxy: str = paths.GALAXY, orbit_source: str = "auto",
+                orblib_dir: Path | str | None = None, progress: bool = False) -> ChapterInputs:
     """Open the cube of run ``galaxy`` (a galaxy name, or a run folder such as
     ``ngc6278-1a2b3c4d``) with the galaxy data and the orbit library it was made from.
 
     The cube's fingerprint is checked against its inputs, library and code as they are now:
     a stale or corrupt cube is an error naming the file and the chapter that rebuilds it.
+    ``orbit_source`` and ``orblib_dir``, when given, must name the cube's own library: a
+    cube is never judged with another library's weight problem.
     """
     from orbitnet.data.galaxy import load_galaxy
 
@@ -343,6 +360,8 @@ def open_inputs(galaxy: str = paths.GALAXY, progress: bool = False) -> ChapterIn
     if not lib_text:
         raise store.StaleArtifact(f"{path} does not record its library: {_rerun_hint(galaxy)}")
     lib_stored = store.Fingerprint.from_json(lib_text)
+    _check_library_choice(path, source, attrs.get("orblib_dir") or None, orbit_source,
+                          orblib_dir)
     if source == "dynamite":
         lib_fp = dynamite_fingerprint(attrs["orblib_dir"])
         cfg = None

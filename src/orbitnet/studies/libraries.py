@@ -10,7 +10,14 @@ import numpy as np
 
 from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
-from orbitnet.fit.cube import Models, engine_library, family_counts, orbit_models, weight_problem
+from orbitnet.fit.cube import (
+    Models,
+    engine_library,
+    family_counts,
+    orbit_models,
+    run_name,
+    weight_problem,
+)
 from orbitnet.fit.sweep import nearest_index
 from orbitnet.orblib.library import OrbitLibrary
 
@@ -112,9 +119,9 @@ def engine_side(galaxy: Galaxy, orbit_models_: Models, library: OrbitLibrary, so
         return library, orbit_models_
     if not enabled:
         return None, None
-    lib, hashes = engine_library(galaxy, progress=progress)
-    path = paths.artifacts_dir(galaxy.name) / "orbit_models_engine.h5"
-    cube = orbit_models(galaxy, lib, hashes, ml=ml, n_jobs=n_jobs, progress=progress,
+    lib, fp = engine_library(galaxy, progress=progress)
+    path = paths.artifacts_dir(run_name(galaxy)) / "orbit_models_engine.h5"
+    cube = orbit_models(galaxy, lib, fp, ml=ml, n_jobs=n_jobs, progress=progress,
                         path=path, source="engine")
     return lib, cube
 
