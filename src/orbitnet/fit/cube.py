@@ -8,6 +8,7 @@ Predictions are solved and judged in the same layout by :func:`orbitnet.judge.co
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Mapping
@@ -126,14 +127,20 @@ def dynamite_fingerprint(orblib_dir: Path | str | None = None) -> store.Fingerpr
                              code=DYNAMITE_CODE)
 
 
+@functools.lru_cache(maxsize=2)
+def _read_dynamite(run: Path, digest: str) -> OrbitLibrary:
+    """A DYNAMITE library read once per process for each content (``digest``)."""
+    from orbitnet.orblib.dynamite import read_orblib
+
+    return read_orblib(run)
+
+
 def load_dynamite_library(orblib_dir: Path | str | None = None
                           ) -> tuple[OrbitLibrary, store.Fingerprint]:
     """Read a DYNAMITE library; return it with its fingerprint."""
-    from orbitnet.orblib.dynamite import read_orblib
-
     run = Path(orblib_dir) if orblib_dir else paths.dynamite_run_dir()
     fp = dynamite_fingerprint(run)
-    return read_orblib(run), fp
+    return _read_dynamite(run.resolve(), fp.digest), fp
 
 
 def load_library(source: str = "auto", orblib_dir: Path | str | None = None,
@@ -379,9 +386,7 @@ def open_inputs(galaxy: str = paths.GALAXY, orbit_source: str = "auto",
         raise store.StaleArtifact(f"{path} is stale ({changed} changed since it was made): "
                                   + _rerun_hint(galaxy))
     if source == "dynamite":
-        from orbitnet.orblib.dynamite import read_orblib
-
-        library = read_orblib(attrs["orblib_dir"])
+        library = _read_dynamite(Path(attrs["orblib_dir"]).resolve(), lib_fp.digest)
     else:
         library, _ = _engine_library_with(gal, cfg, progress=progress)
     store.record_use("cube", stored)
