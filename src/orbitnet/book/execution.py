@@ -153,10 +153,10 @@ def commit_results(staging: Path) -> list[Path]:
 
 
 class _Echo:
-    """Print new lines of the notices file to stderr."""
+    """Print new lines of the notices file to stderr, as ``orbitnet (<chapter>): …``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path, self.pos = path, 0
+    def __init__(self, path: Path, chapter: str) -> None:
+        self.path, self.pos, self.prefix = path, 0, f"orbitnet ({chapter}): "
 
     def __call__(self) -> None:
         try:
@@ -167,11 +167,11 @@ class _Echo:
             return
         done = text.rfind("\n") + 1
         for line in text[:done].splitlines():
-            print(f"orbitnet: {line}", file=sys.stderr, flush=True)
+            print(self.prefix + line, file=sys.stderr, flush=True)
         self.pos += len(text[:done].encode())
 
 
-def execute(run: Callable[[], None], notices: Path) -> None:
+def execute(run: Callable[[], None], notices: Path, chapter: str) -> None:
     """Call ``run()`` (papermill) in a thread, echo notices, and on Ctrl-C or SIGTERM kill
     the kernel's process group and re-raise ``KeyboardInterrupt``. Errors of ``run`` propagate.
     """
@@ -183,7 +183,7 @@ def execute(run: Callable[[], None], notices: Path) -> None:
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             outcome["error"] = exc
 
-    echo = _Echo(notices)
+    echo = _Echo(notices, chapter)
     thread = threading.Thread(target=target, name="orbitnet-chapter", daemon=True)
     old_term = None
     if threading.current_thread() is threading.main_thread():
