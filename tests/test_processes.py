@@ -92,7 +92,7 @@ def test_results_reach_build_results_only_when_the_chapter_succeeds(book):
     with pytest.raises(runner.ChapterError, match="fails after writing its results"):
         runner.run_chapter("91_partial", progress=False, log=_quiet)
     assert not paths.results_path("91_partial").exists()
-    assert sorted(p.name for p in paths.RESULTS.iterdir()) == ["90_ok.json"]  # no staging left
+    assert sorted(p.name for p in paths.RESULTS.iterdir()) == ["90_ok.json", "90_ok.run.json"]
 
 
 def test_build_only_with_a_chapter_missing_names_it(book, capfd):

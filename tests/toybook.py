@@ -32,13 +32,15 @@ def write_notebook(path: Path, cells: list[str], parameters: str = "x = 1\nname 
 def configure(root: Path, setattr=setattr) -> None:
     """Point the runner at the toy book in ``root`` (``setattr`` may be a monkeypatch's)."""
     from orbitnet.book import registry
+    from orbitnet.book.params import Param
     from orbitnet.data import paths
 
     setattr(paths, "NOTEBOOKS", root / "notebooks")
     setattr(paths, "CHAPTERS_OUT", root / "out")
     setattr(paths, "BUILD", root / "build")
     setattr(paths, "RESULTS", root / "build" / "results")
-    chapters = tuple(registry.Chapter(p.stem, p.stem, quick={"x": 5})
+    declared = (Param("x", "int", 1, 5, "a number"), Param("name", "str", "a", "a", "a name"))
+    chapters = tuple(registry.Chapter(p.stem, p.stem, declared)
                      for p in sorted((root / "notebooks").glob("*.md")))
     setattr(registry, "CHAPTERS", chapters)
 
