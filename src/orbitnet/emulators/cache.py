@@ -69,13 +69,14 @@ def train_or_load(truth: Models, problem: WeightProblem, recipe: str = "fast",
 
 
 def find_stored(truth: Models, recipe: str, loss: str, galaxy: str = paths.GALAXY,
-                mask: bool = True):
-    """The emulator another chapter trained on all of ``truth`` with ``recipe`` and ``loss``,
-    if it is stored and fresh (same cube, settings and code, files intact); else None."""
+                mask: bool = True, epochs: int | None = None):
+    """The emulator another chapter trained on all of ``truth`` with ``recipe`` and ``loss``
+    (and ``epochs``, None: the recipe's), if it is stored and fresh (same cube, settings and
+    code, files intact); else None."""
     from orbitnet.emulators.emulator import Emulator
     from orbitnet.emulators.recipes import get_recipe
 
-    rec = get_recipe(recipe)
+    rec = get_recipe(recipe, **({"epochs": int(epochs)} if epochs is not None else {}))
     out = emulator_dir(galaxy, rec.name, loss)
     fp = emulator_fingerprint(truth, rec, loss, np.arange(truth.ml.size), mask)
     if store.dir_staleness(out, fp) is not None:

@@ -25,9 +25,11 @@ loss only, and one Adam over both sets of weights is two independent Adams.
 
 Artifacts of :meth:`TrainedGAN.save` in a folder: ``generator.weights.h5``,
 ``discriminator.weights.h5``, ``scaling.h5`` and ``gan.json`` (configuration, image size,
-M/L scaling, per-step loss history, seconds, and the parameters and input hashes that
-:func:`train_or_load` compares before retraining). Each file is written to a temporary name
-and moved into place with ``os.replace``, the JSON last.
+M/L scaling, per-step loss history, seconds). Each file is written to a temporary name and
+moved into place with ``os.replace``, the JSON last. :func:`train_or_load` keeps the folder as
+an artifact of :func:`orbitnet.store.cached_dir`: its ``fingerprint.json`` (configuration,
+coefficient, training models, the cube's fingerprint, the training code's version, each
+file's SHA-256) decides whether it is read back or trained again.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """Orbit models on an M/L grid: the cube every later chapter learns from and is judged by.
 
 ``orbit_models`` turns a galaxy and an orbit library into the artifact
-``build/artifacts/<galaxy>/orbit_models.h5`` (``ml``, ``gh``, ``chi2``, ``kinchi2``,
-``weights``), recomputed only when the grid, the solver settings or an input file change.
+``build/artifacts/<run>/orbit_models.h5`` (``ml``, ``gh``, ``chi2``, ``kinchi2``,
+``weights``), recomputed only when its fingerprint changes: grid, solver settings, input
+files, the library's fingerprint, or the sweep's code. ``<run>`` is the galaxy's name for its
+own data and keyed by the data folder otherwise (:func:`run_name`). :func:`open_inputs` is
+how chapters 3–8 open the cube with the data and library it came from, fingerprint-checked.
 Predictions are solved and judged in the same layout by :func:`orbitnet.judge.compare.evaluate`.
 """
 

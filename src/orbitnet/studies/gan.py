@@ -190,7 +190,7 @@ def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray,
     from orbitnet.emulators.cache import find_stored
 
     rec = get_recipe(recipe, **({"epochs": int(epochs)} if epochs else {}))
-    emu = None if epochs else find_stored(truth, recipe, loss, galaxy)
+    emu = find_stored(truth, recipe, loss, galaxy, epochs=epochs or None)
     if emu is None:
         fp = store.fingerprint("dcnn", {"recipe": rec.to_dict(), "loss": loss,
                                         "train_ml": truth.ml, "mask": True},
