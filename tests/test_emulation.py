@@ -99,6 +99,12 @@ def test_a_stored_network_is_used_only_while_fresh_and_intact(small_cube, tmp_pa
     raw[len(raw) // 2:len(raw) // 2 + 16] = bytes(16)
     weights.write_bytes(bytes(raw))
     assert cache.find_stored(truth, "fast", "l1_err", epochs=1) is None
+    from orbitnet.emulators import emulator
+
+    retrained = []  # saving the first network stands in for training it again
+    monkeypatch.setattr(emulator, "train_emulator",
+                        lambda *a, out_dir, **k: retrained.append(1) or emu.save(out_dir) and emu)
     cache.train_or_load(truth, problem, "fast", "l1_err", epochs=1, progress=False)
+    assert retrained == [1]
     assert "corrupt (h2.weights.h5 fails its checksum); recomputing" in capfd.readouterr().err
     assert cache.find_stored(truth, "fast", "l1_err", epochs=1) is not None

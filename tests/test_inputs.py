@@ -163,3 +163,16 @@ def test_flipped_bytes_in_the_cube_are_not_used(default_run):
     path.write_bytes(bytes(raw))
     with pytest.raises(store.CorruptArtifact, match=rf"{path}.*chapter 02_orbit_libraries"):
         cube.open_inputs(paths.GALAXY)
+
+
+@pytest.mark.slow
+def test_an_engine_cube_is_opened_with_its_engine_library(galaxy, artifacts):
+    small = {"n_e": 2, "n_i2": 2, "n_i3": 2, "n_periods": 20, "n_samples": 4000, "n_cross": 40}
+    lib, fp = cube.engine_library(galaxy, progress=False, n_threads=2, **small)
+    made = cube.orbit_models(galaxy, lib, fp, ml=[5.0, 6.0], n_jobs=1, progress=False,
+                             source="engine")
+    opened = cube.open_inputs(paths.GALAXY)
+    assert opened.source == "engine" and opened.cube.fingerprint == made.fingerprint
+    np.testing.assert_array_equal(opened.library.losvd, lib.losvd)  # read back, not rebuilt
+    with pytest.raises(ValueError, match="made with the library of the engine"):
+        cube.open_inputs(paths.GALAXY, orblib_dir=paths.dynamite_run_dir())
