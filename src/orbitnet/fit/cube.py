@@ -168,17 +168,28 @@ def engine_config(galaxy: Galaxy, **overrides):
     return EngineConfig.from_constants(galaxy.constants, **overrides)
 
 
+def _engine_library_path(galaxy: Galaxy, cfg, inputs: Mapping[str, str]) -> Path:
+    from dataclasses import asdict
+
+    key = store.digest({"config": asdict(cfg), "inputs": inputs})  # code changes: same file
+    return paths.artifacts_dir(galaxy.name) / f"engine_library_{key[:12]}.h5"
+
+
+def engine_library_path(galaxy: Galaxy, **overrides) -> Path:
+    """Where :func:`engine_library` keeps ``galaxy``'s library with ``overrides``."""
+    return _engine_library_path(galaxy, engine_config(galaxy, **overrides),
+                                store.input_hashes(galaxy_input_files(galaxy)))
+
+
 def _engine_library_with(galaxy: Galaxy, cfg, progress: bool = True,
                          n_threads: int | None = None) -> tuple[OrbitLibrary, store.Fingerprint]:
-    from dataclasses import asdict
 
     from orbitnet.orblib.engine.inputs import from_galaxy
     from orbitnet.orblib.engine.store import cached_library, library_fingerprint
 
     inputs = store.input_hashes(galaxy_input_files(galaxy))
     fp = library_fingerprint(cfg, inputs)
-    key = store.digest({"config": asdict(cfg), "inputs": inputs})  # code changes: same file
-    path = paths.artifacts_dir(galaxy.name) / f"engine_library_{key[:12]}.h5"
+    path = _engine_library_path(galaxy, cfg, inputs)
     lib = cached_library(path, cfg, inputs_dir=galaxy.source, inputs=from_galaxy(galaxy),
                          progress=progress, n_threads=n_threads)
     return lib, fp
