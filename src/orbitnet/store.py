@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -306,9 +307,12 @@ class Busy(RuntimeError):
 
 
 def lock_file(path: Path | str) -> Path:
-    """The lock file of an artifact (``.<name>.lock`` beside it)."""
-    path = Path(path)
-    return path.parent / f".{path.name}.lock"
+    """The lock file of an artifact: named by its absolute path, in the machine's temporary
+    folder (every process that could write the artifact sees it; artifact folders hold
+    artifacts only)."""
+    where = str(Path(path).resolve())
+    name = f"{hashlib.sha256(where.encode()).hexdigest()[:24]}-{Path(path).name}.lock"
+    return Path(tempfile.gettempdir()) / "orbitnet-locks" / name
 
 
 @contextlib.contextmanager
