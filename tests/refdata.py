@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from orbitnet.data import paths
-from orbitnet.orblib.dynamite import read_orblib
+from orbitnet.fit.cube import load_dynamite_library
 from orbitnet.orblib.library import OrbitLibrary
 
 
@@ -32,7 +32,7 @@ def _require() -> None:
 def library() -> OrbitLibrary:
     """The reference orbit library read with :func:`read_orblib`."""
     _require()
-    return read_orblib(paths.dynamite_run_dir())
+    return load_dynamite_library(paths.dynamite_run_dir())[0]  # read once per session
 
 
 @cache

@@ -1,4 +1,9 @@
 import json
+import multiprocessing as mp
+import os
+import stat
+import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -38,12 +43,12 @@ def test_freshness_and_recompute(tmp_path):
     assert len(calls) == 3
 
 
-def test_corrupt_artifact_is_recomputed(tmp_path):
+def test_corrupt_artifact_is_recomputed(tmp_path, capfd):
     p = tmp_path / "x.h5"
     store.cached(p, {"a": 1}, {}, lambda: {"y": np.zeros(3)})
     p.write_bytes(p.read_bytes()[:100])  # truncate
-    with pytest.warns(UserWarning, match="unreadable"):
-        out = store.cached(p, {"a": 1}, {}, lambda: {"y": np.ones(3)})
+    out = store.cached(p, {"a": 1}, {}, lambda: {"y": np.ones(3)})
+    assert "x.h5 is unreadable" in capfd.readouterr().err
     assert np.array_equal(out["y"], np.ones(3))
     with h5py.File(p) as h5:
         assert np.array_equal(h5["y"][()], np.ones(3))
@@ -71,10 +76,192 @@ def test_input_hashes(inputs_dir):
 def test_results_roundtrip_and_format(tmp_path, monkeypatch):
     monkeypatch.setattr(store.paths, "RESULTS", tmp_path)
     out = store.write_results("99_test", {"a": np.float64(1.5), "b": {"c": np.arange(2)}})
-    assert out == {"a": 1.5, "b": {"c": [0, 1]}}
+    assert {k: v for k, v in out.items() if k != "provenance"} == {"a": 1.5, "b": {"c": [0, 1]}}
     assert store.load_results("99_test") == out
-    assert store.flatten(out) == {"a": 1.5, "b.c": [0, 1]}
+    assert store.flatten({"a": 1.5, "b": {"c": [0, 1]}}) == {"a": 1.5, "b.c": [0, 1]}
     assert store.format_number(1.624875e10) == "1.625 × 10¹⁰"
     assert store.format_number(34.8712) == "34.87"
     with pytest.raises(FileNotFoundError, match="orbitnet chapter 98_missing"):
         store.load_results("98_missing")
+
+
+# --- fingerprints and code versions (issue 13 item 2, issue 11's one cache) ----------
+
+
+@pytest.fixture
+def fake_package(tmp_path, monkeypatch):
+    """A throwaway ``orbitnet`` source tree that code_version reads instead of the real one."""
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "a.py").write_text('"""A."""\nfrom orbitnet.sub import b\n\n\ndef f(x):\n'
+                                      '    return b.g(x) + 1\n')
+    (pkg / "sub" / "b.py").write_text("def g(x):\n    return 2 * x\n")
+    (pkg / "sub" / "c.py").write_text("def h(x):\n    return x\n")
+    monkeypatch.setattr(store, "PACKAGE", pkg)
+    return pkg
+
+
+def test_code_version_follows_imports_not_docstrings(fake_package):
+    v0 = store.code_version("orbitnet.sub.a")
+    assert store.code_modules("orbitnet.sub.a") == ["orbitnet.sub.a", "orbitnet.sub.b"]
+    a = fake_package / "sub" / "a.py"
+    a.write_text(a.read_text().replace('"""A."""', '"""Another docstring."""  # and a comment'))
+    assert store.code_version("orbitnet.sub.a") == v0  # docs and comments are not code
+    (fake_package / "sub" / "c.py").write_text("def h(x):\n    return -x\n")
+    assert store.code_version("orbitnet.sub.a") == v0  # an unrelated module changed
+    (fake_package / "sub" / "b.py").write_text("def g(x):\n    return 3 * x\n")
+    assert store.code_version("orbitnet.sub.a") != v0  # a module it imports changed
+
+
+def test_artifact_made_by_older_code_is_stale(fake_package, tmp_path, capfd):
+    p = tmp_path / "x.h5"
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"y": np.arange(3.0) * len(calls)}
+
+    store.cached(p, {"a": 1}, {}, compute, code=("orbitnet.sub.a",))
+    store.cached(p, {"a": 1}, {}, compute, code=("orbitnet.sub.a",))
+    assert len(calls) == 1
+    (fake_package / "sub" / "b.py").write_text("def g(x):\n    return 3 * x\n")
+    out = store.cached(p, {"a": 1}, {}, compute, code=("orbitnet.sub.a",))
+    assert len(calls) == 2 and np.array_equal(out["y"], [0.0, 2.0, 4.0])
+    assert "changed: the code that computes it; recomputing" in capfd.readouterr().err
+
+
+def test_fingerprint_names_what_changed(tmp_path):
+    up = store.fingerprint("cube", {"ml": [1.0, 2.0]})
+    a = store.fingerprint("pred", {"seed": 0, "epochs": 2}, {"mge.ecsv": "aa"}, {"cube": up})
+    b = store.fingerprint("pred", {"seed": 0, "epochs": 3}, {"mge.ecsv": "bb"},
+                          {"cube": store.fingerprint("cube", {"ml": [1.0]})})
+    assert b.differences(a) == ["parameters epochs", "input mge.ecsv", "upstream cube"]
+    assert store.Fingerprint.from_json(a.to_json()) == a
+    with pytest.raises(ValueError, match="digest"):
+        store.Fingerprint.from_json(a.to_json().replace('"epochs":2', '"epochs":5'))
+    store.write_artifact(tmp_path / "p.h5", {"y": np.ones(2)}, a)
+    assert store.stored_fingerprint(tmp_path / "p.h5") == a
+    assert store.staleness(tmp_path / "p.h5", b).startswith("changed: parameters epochs")
+    (tmp_path / "old.h5").write_bytes((tmp_path / "p.h5").read_bytes())
+    with h5py.File(tmp_path / "old.h5", "a") as h5:  # as older code wrote it
+        del h5.attrs["fingerprint"]
+    assert "older orbitnet" in store.staleness(tmp_path / "old.h5", a)
+
+
+# --- checksums (item 3) ----------------------------------------------------------------
+
+
+def test_flipped_bytes_are_caught_and_recomputed(tmp_path, capfd):
+    p = tmp_path / "cube.h5"
+    gh = np.random.default_rng(1).normal(size=(40, 100, 25)).astype(np.float32)
+    fp = store.fingerprint("cube", {"n": 40})
+    store.cached(p, fp, None, lambda: {"gh": gh, "n": np.int64(40)})
+    raw = bytearray(p.read_bytes())
+    mid = len(raw) // 2
+    raw[mid:mid + 16] = bytes(b ^ 0xFF for b in raw[mid:mid + 16])  # 16 bytes mid-file
+    p.write_bytes(bytes(raw))
+    with pytest.raises(store.CorruptArtifact, match="cube.h5"):
+        store.read_artifact(p)
+    out = store.cached(p, fp, None, lambda: {"gh": gh + 1, "n": np.int64(40)})
+    assert np.array_equal(out["gh"], gh + 1)
+    assert "cube.h5 is corrupt" in capfd.readouterr().err
+    np.testing.assert_array_equal(store.read_artifact(p)["gh"], gh + 1)
+
+
+def test_scalar_datasets_carry_a_digest(tmp_path):
+    p = tmp_path / "s.h5"
+    store.write_artifact(p, {"seconds": np.float64(12.5), "name": np.bytes_(b"x")}, {}, {})
+    with h5py.File(p, "a") as h5:
+        sha = h5["seconds"].attrs["sha256"]
+        del h5["seconds"]
+        h5["seconds"] = np.float64(99.0)
+        h5["seconds"].attrs["sha256"] = sha
+    with pytest.raises(store.CorruptArtifact, match="seconds fails its checksum"):
+        store.read_artifact(p)
+
+
+# --- permissions (item 6) and locks (item 7) -------------------------------------------
+
+
+def _tiny_library():
+    from orbitnet.orblib.library import OrbitLibrary
+
+    rng = np.random.default_rng(0)
+    n_orb, n_vel, n_bins, n_cells = 4, 5, 3, 6
+    return OrbitLibrary(
+        losvd=rng.random((n_orb, n_vel, n_bins)), vel_centres=np.linspace(-10, 10, n_vel),
+        ml_library=5.0, intrinsic_mass=rng.random((n_orb, n_cells)),
+        aperture_mass=rng.random((n_orb, n_bins)), intrinsic_mass_target=rng.random(n_cells),
+        aperture_mass_target=rng.random(n_bins), orbit_ids=np.zeros((n_orb, 5), int),
+        orbit_type=np.full(n_orb, 3), is_box=np.zeros(n_orb, bool),
+        is_flipped=np.array([False, True] * 2), source="engine", meta={"config": {}},
+        twin_index=np.array([1, 0, 3, 2]))
+
+
+def test_artifacts_get_the_users_normal_permissions(tmp_path):
+    from orbitnet.orblib.engine import load_library, save_library
+
+    old = os.umask(0o022)
+    try:
+        a = store.write_artifact(tmp_path / "a.h5", {"y": np.ones(3)}, {}, {})
+        lib = _tiny_library()
+        b = save_library(lib, tmp_path / "engine_library_x.h5")
+        c = store.write_text_atomic(tmp_path / "r.json", "{}")
+    finally:
+        os.umask(old)
+    for f in (a, b, c):
+        assert stat.S_IMODE(f.stat().st_mode) == 0o644, f
+    np.testing.assert_array_equal(load_library(b).losvd, lib.losvd)
+
+
+def _hold(lock: str, ready: str, seconds: float) -> None:
+    """Child process: hold ``lock`` for ``seconds``."""
+    with store.locked(lock, what="the test's other run"):
+        Path(ready).write_text("held")
+        time.sleep(seconds)
+
+
+def test_a_held_lock_names_its_holder_and_waiters_wait(tmp_path):
+    lock, ready = tmp_path / ".run.lock", tmp_path / "ready"
+    proc = mp.get_context("spawn").Process(target=_hold, args=(str(lock), str(ready), 2.0))
+    proc.start()
+    try:
+        for _ in range(200):
+            if ready.exists():
+                break
+            time.sleep(0.05)
+        busy = rf"another run holds .*pid {proc.pid}, the test's"
+        with pytest.raises(store.Busy, match=busy), store.locked(lock, wait=False):
+            pass
+        t0 = time.perf_counter()
+        with store.locked(lock):  # waits for the other process
+            assert time.perf_counter() - t0 > 0.5
+    finally:
+        proc.join(10)
+
+
+def _compute_slowly(path: str, ready: str) -> None:
+    def compute():
+        Path(ready).write_text("computing")
+        time.sleep(2.0)
+        return {"y": np.full(3, 7.0)}
+
+    store.cached(path, {"a": 1}, {}, compute)
+
+
+def test_two_runs_never_compute_one_artifact_at_once(tmp_path):
+    p, ready = tmp_path / "x.h5", tmp_path / "ready"
+    proc = mp.get_context("spawn").Process(target=_compute_slowly, args=(str(p), str(ready)))
+    proc.start()
+    try:
+        for _ in range(400):
+            if ready.exists():
+                break
+            time.sleep(0.05)
+        out = store.cached(p, {"a": 1}, {}, lambda: pytest.fail("computed twice"))
+        assert np.array_equal(out["y"], np.full(3, 7.0))
+    finally:
+        proc.join(10)
+    assert proc.exitcode == 0

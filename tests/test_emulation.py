@@ -80,3 +80,39 @@ def test_mask_ablation_reuses_the_emulators_net(small_truth, tmp_path, monkeypat
     np.testing.assert_allclose(with_mask["loss"], alone["loss"], rtol=1e-3)
     np.testing.assert_array_equal(with_mask["truth"], alone["truth"])
     assert without_mask["image"].shape == with_mask["image"].shape
+
+
+@pytest.mark.slow
+def test_a_stored_network_is_used_only_while_fresh_and_intact(small_cube, tmp_path, monkeypatch,
+                                                              capfd):
+    """Issue 13 items 2-3 for trained networks (Chapter 5 reused any stored DCNN before)."""
+    from dataclasses import replace
+
+    from orbitnet import store
+    from orbitnet.data import paths
+
+    monkeypatch.setattr(paths, "ARTIFACTS", tmp_path)
+    truth, problem = small_cube()
+    assert cache.find_stored(truth, "fast", "l1_err", epochs=1) is None
+    emu = cache.train_or_load(truth, problem, "fast", "l1_err", epochs=1, progress=False)
+    found = cache.find_stored(truth, "fast", "l1_err", epochs=1)
+    np.testing.assert_array_equal(found.predict(truth.ml[:2]), emu.predict(truth.ml[:2]))
+    # the same settings on another cube (Chapter 2 re-run): not the stored network
+    other = replace(truth, attrs={**truth.attrs, "fingerprint": store.fingerprint(
+        "orbit_models", {"ml": [1.0]}).to_json()})
+    assert cache.find_stored(other, "fast", "l1_err", epochs=1) is None
+    # 16 flipped bytes in a weights file: detected, not used, retrained with a notice
+    weights = cache.emulator_dir(paths.GALAXY, "fast", "l1_err") / "h2.weights.h5"
+    raw = bytearray(weights.read_bytes())
+    raw[len(raw) // 2:len(raw) // 2 + 16] = bytes(16)
+    weights.write_bytes(bytes(raw))
+    assert cache.find_stored(truth, "fast", "l1_err", epochs=1) is None
+    from orbitnet.emulators import emulator
+
+    retrained = []  # saving the first network stands in for training it again
+    monkeypatch.setattr(emulator, "train_emulator",
+                        lambda *a, out_dir, **k: retrained.append(1) or emu.save(out_dir) and emu)
+    cache.train_or_load(truth, problem, "fast", "l1_err", epochs=1, progress=False)
+    assert retrained == [1]
+    assert "corrupt (h2.weights.h5 fails its checksum); recomputing" in capfd.readouterr().err
+    assert cache.find_stored(truth, "fast", "l1_err", epochs=1) is not None

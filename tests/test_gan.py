@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import keras
 import numpy as np
 import pytest
 
 from orbitnet.emulators.gan import (
-    META_FILE,
     GANConfig,
     GANTrainer,
     Scaling,
@@ -206,8 +203,10 @@ def test_save_load_and_cache(tmp_path, store, trained, monkeypatch):
         return trained
 
     monkeypatch.setattr(gan_module, "train_gan", fake_train)
-    meta = json.loads((store / "cached" / META_FILE).read_text())
-    assert meta["inputs"] == {"cube": "abc"} and meta["config"]["seed"] == TINY.seed
+    from orbitnet import store as artifacts
+
+    fp = artifacts.dir_fingerprint(store / "cached")
+    assert fp.inputs == {"cube": "abc"} and fp.params["config"]["seed"] == TINY.seed
     again = train_or_load(store / "cached", y, TINY, inputs={"cube": "abc"}, progress=False)
     assert calls == [] and again.seconds == pytest.approx(trained.seconds)  # read back
     train_or_load(store / "cached", y, TINY, inputs={"cube": "changed"}, progress=False)

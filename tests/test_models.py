@@ -1,8 +1,9 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import refdata
 
-from orbitnet import store
 from orbitnet.data import paths
 from orbitnet.fit import cube
 from orbitnet.judge import compare
@@ -12,7 +13,7 @@ from orbitnet.studies import libraries
 @pytest.fixture(scope="module")
 def small(galaxy, tmp_path_factory):
     lib = refdata.library()
-    hashes = store.input_hashes(cube.library_files(paths.dynamite_run_dir()))
+    hashes = cube.dynamite_fingerprint(paths.dynamite_run_dir())
     path = tmp_path_factory.mktemp("models") / "orbit_models.h5"
     out = cube.orbit_models(galaxy, lib, hashes, ml=[3.0, 5.0, 7.0], n_jobs=1,
                               progress=False, path=path)
@@ -41,7 +42,7 @@ def test_cached_until_parameters_change(galaxy, small):
                                 progress=False, path=path)
     assert path.stat().st_mtime_ns == mtime
     np.testing.assert_array_equal(again.kinchi2, out.kinchi2)
-    changed = {**hashes, "datfil/orblib.dat.bz2": "0" * 64}
+    changed = replace(hashes, inputs={**hashes.inputs, "datfil/orblib.dat.bz2": "0" * 64})
     cube.orbit_models(galaxy, lib, changed, ml=[3.0, 5.0, 7.0], n_jobs=1, progress=False,
                         path=path)
     assert path.stat().st_mtime_ns != mtime

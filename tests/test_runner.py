@@ -32,6 +32,7 @@ def toy_book(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "NOTEBOOKS", nbdir)
     monkeypatch.setattr(paths, "CHAPTERS_OUT", tmp_path / "out")
     monkeypatch.setattr(paths, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(paths, "BUILD", tmp_path / "build")  # its run lock, not the checkout's
     declared = (Param("x", "int", 1, 5, "a number"), Param("name", "str", "a", "a", "a name"))
     monkeypatch.setattr(registry, "CHAPTERS", (
         registry.Chapter("90_ok", "ok", declared),

@@ -8,6 +8,8 @@ import sys
 from orbitnet.book.registry import CHAPTERS, PROFILES
 from orbitnet.data import paths
 
+INTERRUPTED = "orbitnet: interrupted; nothing was written, re-run to resume"
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="orbitnet", description=__doc__)
@@ -121,6 +123,15 @@ def _grid(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; Ctrl-C prints one line and exits with 130."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     from orbitnet.book.runner import ChapterError
     from orbitnet.data.galaxy import DataError

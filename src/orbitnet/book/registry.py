@@ -162,8 +162,8 @@ CHAPTERS: tuple[Chapter, ...] = (
         Param("show_loss", "str", "l1_err", "l1_err", "loss of the image comparison",
               choices=LOSSES),
         Param("engine_losses", "list[str]", list(LOSSES), ["l1_err"],
-              "losses of the fast recipe's out-of-sample check on the engine's cube",
-              choices=LOSSES, min_len=1),
+              "losses of the fast recipe's out-of-sample check on the engine's cube "
+              "([]: no check)", choices=LOSSES),
     ), (rule_member("show_recipe", "recipes"), rule_member("show_loss", "losses"))),
     Chapter("05_gan", "A generative adversarial network", (
         _galaxy(),

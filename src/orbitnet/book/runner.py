@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orbitnet.book import notebooks
+from orbitnet import store
+from orbitnet.book import execution, notebooks, registry
 from orbitnet.book.params import ParameterError, notebook_parameters
-from orbitnet.book.registry import CHAPTERS, PRODUCES, get_chapter, requires
+from orbitnet.book.registry import PRODUCES, get_chapter, requires
 from orbitnet.data import paths
 
 HIDDEN_TAGS = ("parameters", "injected-parameters")
@@ -141,12 +142,10 @@ def run_chapter(chapter_id: str, profile: str = "full",
     """Execute ``notebooks/<id>.md`` into ``book/chapters/<id>.ipynb``; return that path.
 
     Parameters are checked before the kernel starts (:func:`resolve_parameters`); the run's
-    wall time, peak memory and time per cell go to ``build/results/<id>.run.json``.
+    wall time, peak memory and time per cell go to ``build/results/<id>.run.json``. One run
+    per checkout at a time (another is refused naming the holder); the chapter's results
+    JSON reach ``build/results/`` only when every cell succeeded.
     """
-    import papermill as pm
-
-    from orbitnet.book.record import PeakMemory, write_run_record
-
     params = resolve_parameters(chapter_id, profile, overrides, force=force)
     source = notebooks.read(notebook_path(chapter_id))
     try:
@@ -157,45 +156,82 @@ def run_chapter(chapter_id: str, profile: str = "full",
     check_prerequisites(chapter_id, params)
     if "profile" in declared:
         params["profile"] = profile
+    try:
+        with execution.run_lock(f"chapter {chapter_id}"):
+            return _run_locked(chapter_id, source, profile, params, progress, log, force)
+    except store.Busy as exc:
+        raise ChapterError(f"{exc}: wait for it to finish") from None
+
+
+def _run_locked(chapter_id: str, source, profile: str, params: dict[str, Any],
+                progress: bool, log, force: bool) -> Path:
+    import papermill as pm
+
+    from orbitnet.book.record import PeakMemory, write_run_record
+
     paths.CHAPTERS_OUT.mkdir(parents=True, exist_ok=True)
+    execution.sweep_connection_files()
     final = paths.CHAPTERS_OUT / f"{chapter_id}.ipynb"
     running = paths.CHAPTERS_OUT / f".{chapter_id}.running.ipynb"
     failed = paths.CHAPTERS_OUT / f"{chapter_id}.failed.ipynb"
-    env_before = {k: os.environ.get(k) for k in ("ORBITNET_ROOT", "MPLBACKEND")}
-    os.environ["ORBITNET_ROOT"] = str(paths.ROOT)
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     log(f"chapter {chapter_id} ({profile}): parameters {params}")
     t0, started = time.perf_counter(), time.time()
-    try:
-        with PeakMemory() as memory:
-            nb = pm.execute_notebook(source, str(running), parameters=params,
-                                     cwd=str(paths.ROOT), kernel_name="python3",
-                                     progress_bar=progress, log_output=False)
-    except Exception as exc:
-        if running.exists():
-            os.replace(running, failed)
-        raise ChapterError(_failure_message(chapter_id, exc, failed)) from exc
-    finally:
-        for k, v in env_before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    _tag_hidden(running)
-    os.replace(running, final)
+    executed = {}
+    with execution.chapter_environment({"profile": profile, **params}) as staging:
+        def run() -> None:
+            executed["nb"] = pm.execute_notebook(
+                source, str(running), parameters=params, cwd=str(paths.ROOT),
+                kernel_name="python3", progress_bar=progress, log_output=False,
+                kernel_manager_class=execution.ChapterKernelManager,
+                on_notebook_start=execution.ChapterKernelManager.forget_connection_files)
+
+        try:
+            with PeakMemory() as memory:
+                execution.execute(run, staging / "notices.log", chapter_id)
+        except KeyboardInterrupt:
+            running.unlink(missing_ok=True)
+            raise
+        except Exception as exc:
+            if running.exists():
+                os.replace(running, failed)
+            raise ChapterError(_failure_message(chapter_id, exc, failed)) from exc
+        _tag_hidden(running)
+        execution.commit_results(staging)
+        os.replace(running, final)
     if failed.exists():
         failed.unlink()
     wall = time.perf_counter() - t0
-    write_run_record(chapter_id, profile, params, started, wall, memory, nb, forced=force)
+    write_run_record(chapter_id, profile, params, started, wall, memory, executed["nb"],
+                     forced=force)
     log(f"chapter {chapter_id}: done in {wall:.1f} s, peak memory "
         f"{memory.peak / 2**30:.2f} GiB -> {final}")
     return final
 
 
+def missing_chapters() -> list[str]:
+    """Chapters of the book that have no executed notebook in ``book/chapters/``."""
+    return [ch.id for ch in registry.CHAPTERS
+            if not (paths.CHAPTERS_OUT / f"{ch.id}.ipynb").is_file()]
+
+
 def build_book(log=print) -> Path:
     """Generate the reproducibility appendix, run jupyter-book on the repository root; return
-    the HTML folder."""
+    the HTML folder. Every chapter must have been executed: a missing one is an error naming it.
+    """
+    try:
+        with execution.run_lock("book build"):
+            return _build_locked(log)
+    except store.Busy as exc:
+        raise ChapterError(f"{exc}: wait for it to finish") from None
+
+
+def _build_locked(log) -> Path:
+    missing = missing_chapters()
+    if missing:
+        raise ChapterError(
+            "the book needs every chapter, and these have not been run: "
+            + ", ".join(missing) + " (run " + "; ".join(f"`orbitnet chapter {c}`" for c in missing)
+            + ", or `orbitnet book`)")
     from orbitnet.book.appendix import write_appendix
 
     log(f"book: appendix from the run records -> {write_appendix()}")
@@ -214,7 +250,11 @@ def build_book(log=print) -> Path:
 
 
 def run_book(profile: str = "full", build: bool = True, log=print) -> Path:
-    """Run every chapter in order, then build the book."""
-    for ch in CHAPTERS:
-        run_chapter(ch.id, profile=profile, log=log)
-    return build_book(log=log) if build else paths.CHAPTERS_OUT
+    """Run every chapter in order, then build the book (holding the run lock throughout)."""
+    try:
+        with execution.run_lock(f"book ({profile})"):
+            for ch in registry.CHAPTERS:
+                run_chapter(ch.id, profile=profile, log=log)
+            return build_book(log=log) if build else paths.CHAPTERS_OUT
+    except store.Busy as exc:
+        raise ChapterError(f"{exc}: wait for it to finish") from None

@@ -1,13 +1,13 @@
 """Train a DCNN emulator on an orbit-model cube, or load the stored one whose fingerprint matches.
 
-A trained emulator lives in ``build/artifacts/<galaxy>/dcnn/<recipe>/<loss>[/<tag>]/`` with a
-``fingerprint.json`` that records the recipe, loss, training models and the cube's provenance.
+A trained emulator lives in ``build/artifacts/<run>/dcnn/<recipe>/<loss>[/<tag>]/`` as a
+folder artifact of :func:`orbitnet.store.cached_dir`: its ``fingerprint.json`` records the
+recipe, loss, training models and mask, the cube's fingerprint, the training code's version,
+and each file's SHA-256.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,15 +18,13 @@ from orbitnet.data import paths
 from orbitnet.fit.cube import Models
 from orbitnet.fit.solver import WeightProblem, gh_errors
 
-FINGERPRINT = "fingerprint.json"
+#: The modules that train an emulator (with every orbitnet module they import).
+TRAIN_CODE = ("orbitnet.emulators.emulator",)
 
 
 def cube_fingerprint(truth: Models) -> str:
-    """A digest of how the orbit-model cube was made (its parameters and input hashes)."""
-    attrs = truth.attrs or {}
-    basis = {"parameters": attrs.get("parameters"), "inputs": attrs.get("input_sha256"),
-             "shape": list(truth.gh.shape)}
-    return hashlib.sha256(store.canonical_json(basis).encode()).hexdigest()
+    """The fingerprint (digest) of the orbit-model cube ``truth``."""
+    return truth.fingerprint
 
 
 def emulator_dir(galaxy: str, recipe: str, loss: str, tag: str | None = None) -> Path:
@@ -34,9 +32,16 @@ def emulator_dir(galaxy: str, recipe: str, loss: str, tag: str | None = None) ->
     return d / tag if tag else d
 
 
-def _params(truth: Models, recipe, loss: str, train_idx: np.ndarray, mask: bool) -> dict:
-    return {"recipe": recipe.to_dict(), "loss": loss, "train_ml": truth.ml[train_idx],
-            "mask": mask, "cube": cube_fingerprint(truth)}
+def emulator_fingerprint(truth: Models, recipe, loss: str, train_idx: np.ndarray,
+                         mask: bool, val_idx: np.ndarray | None = None) -> store.Fingerprint:
+    """What an emulator is computed from: recipe, loss, training models, mask, cube, code
+    (and the validation models, when they are given instead of the recipe's split)."""
+    params = {"recipe": recipe.to_dict(), "loss": loss, "train_ml": truth.ml[train_idx],
+              "mask": mask}
+    if val_idx is not None:
+        params["val_ml"] = truth.ml[val_idx]
+    return store.fingerprint("dcnn", params, upstream={"cube": truth.fingerprint},
+                             code=TRAIN_CODE)
 
 
 def train_or_load(truth: Models, problem: WeightProblem, recipe: str = "fast",
@@ -48,7 +53,8 @@ def train_or_load(truth: Models, problem: WeightProblem, recipe: str = "fast",
 
     ``val_idx``: models to validate on instead of the recipe's split of the training set
     (which is then switched off, so every model of ``train_idx`` is trained on).
-    Retrains only when the recipe, loss, training set or cube changed since the stored run.
+    Retrains only when the recipe, loss, training set, validation set, cube or training code
+    changed since the stored run, or a stored file no longer matches its checksum.
     """
     from orbitnet.emulators.emulator import Emulator, train_emulator
     from orbitnet.emulators.recipes import get_recipe
@@ -60,23 +66,32 @@ def train_or_load(truth: Models, problem: WeightProblem, recipe: str = "fast",
     rec = get_recipe(recipe, **recipe_overrides)
     idx = np.arange(truth.ml.size) if train_idx is None else np.asarray(train_idx)
     out = Path(out_dir) if out_dir else emulator_dir(galaxy, rec.name, loss)
-    params = _params(truth, rec, loss, idx, mask)
     val = None if val_idx is None else np.asarray(val_idx, dtype=int)
-    if val is not None:
-        params["val_ml"] = truth.ml[val]
-    fp_path = out / FINGERPRINT
-    if fp_path.is_file() and (out / "emulator.json").is_file():
-        try:
-            if json.loads(fp_path.read_text()) == json.loads(store.canonical_json(params)):
-                return Emulator.load(out)
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable or mismatched: retrain below
-    if fp_path.exists():
-        fp_path.unlink()
-    emu = train_emulator(truth.ml[idx], truth.gh[idx], err=gh_errors(problem), loss=loss,
-                         recipe=rec, out_dir=out, progress=progress, mask=mask,
-                         val_ml=None if val is None else truth.ml[val],
-                         val_gh=None if val is None else truth.gh[val])
-    store.write_text_atomic(fp_path, store.canonical_json(params))
-    return emu
 
+    def build(folder: Path):
+        return train_emulator(truth.ml[idx], truth.gh[idx], err=gh_errors(problem), loss=loss,
+                              recipe=rec, out_dir=folder, progress=progress, mask=mask,
+                              val_ml=None if val is None else truth.ml[val],
+                              val_gh=None if val is None else truth.gh[val])
+
+    fp = emulator_fingerprint(truth, rec, loss, idx, mask, val_idx=val)
+    return store.cached_dir(out, fp, build, Emulator.load)
+
+
+def find_stored(truth: Models, recipe: str, loss: str, galaxy: str = paths.GALAXY,
+                mask: bool = True, epochs: int | None = None):
+    """The emulator another chapter trained on all of ``truth`` with ``recipe`` and ``loss``
+    (and ``epochs``, None: the recipe's), if it is stored and fresh (same cube, settings and
+    code, files intact); else None."""
+    from orbitnet.emulators.emulator import Emulator
+    from orbitnet.emulators.recipes import get_recipe
+
+    rec = get_recipe(recipe, **({"epochs": int(epochs)} if epochs is not None else {}))
+    out = emulator_dir(galaxy, rec.name, loss)
+    fp = emulator_fingerprint(truth, rec, loss, np.arange(truth.ml.size), mask)
+    if store.dir_staleness(out, fp) is not None:
+        return None
+    try:
+        return Emulator.load(out)
+    except (OSError, ValueError, KeyError):
+        return None

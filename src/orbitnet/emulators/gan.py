@@ -25,9 +25,11 @@ loss only, and one Adam over both sets of weights is two independent Adams.
 
 Artifacts of :meth:`TrainedGAN.save` in a folder: ``generator.weights.h5``,
 ``discriminator.weights.h5``, ``scaling.h5`` and ``gan.json`` (configuration, image size,
-M/L scaling, per-step loss history, seconds, and the parameters and input hashes that
-:func:`train_or_load` compares before retraining). Each file is written to a temporary name
-and moved into place with ``os.replace``, the JSON last.
+M/L scaling, per-step loss history, seconds). Each file is written to a temporary name and
+moved into place with ``os.replace``, the JSON last. :func:`train_or_load` keeps the folder as
+an artifact of :func:`orbitnet.store.cached_dir`: its ``fingerprint.json`` (configuration,
+coefficient, training models, the cube's fingerprint, the training code's version, each
+file's SHA-256) decides whether it is read back or trained again.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ import json
 import math
 import os
 import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -48,8 +49,9 @@ import numpy as np
 from keras import layers, ops
 from tqdm.auto import tqdm
 
+from orbitnet import store
 from orbitnet.emulators.dcnn import build_dcnn
-from orbitnet.store import canonical_json, write_text_atomic
+from orbitnet.store import write_text_atomic
 
 FORMAT = 1
 META_FILE = "gan.json"
@@ -437,26 +439,32 @@ def train_gan(images: np.ndarray, config: GANConfig = GANConfig(), ml=None,
     return TrainedGAN(gen, disc, scaling, config, ml_scale, hist, seconds)
 
 
+#: The modules that train a GAN (with every orbitnet module they import).
+TRAIN_CODE = ("orbitnet.emulators.gan",)
+
+
+def gan_fingerprint(images: np.ndarray, config: GANConfig,
+                    params: Mapping[str, Any] | None = None,
+                    upstream: Mapping[str, Any] | None = None,
+                    inputs: Mapping[str, str] | None = None) -> store.Fingerprint:
+    """What a trained GAN is computed from: configuration, image shape, ``params`` (e.g. the
+    coefficient and training models), upstream artifacts (the cube), input files, code."""
+    key = {"config": config.to_dict(), "image_shape": list(np.shape(images)[1:]),
+           "n_images": int(np.shape(images)[0]), "params": dict(params or {})}
+    return store.fingerprint("gan", key, inputs, upstream, code=TRAIN_CODE)
+
+
 def train_or_load(out_dir: Path | str, images: np.ndarray, config: GANConfig, ml=None,
                   params: Mapping[str, Any] | None = None,
                   inputs: Mapping[str, str] | None = None, progress: bool = True,
-                  desc: str = "gan") -> TrainedGAN:
-    """The GAN stored in ``out_dir`` if it was trained with the same configuration, image
-    shape, ``params`` and ``inputs`` (file hashes); else train, save and return a new one."""
-    out = Path(out_dir)
-    key = {"config": config.to_dict(), "image_shape": list(np.shape(images)[1:]),
-           "n_images": int(np.shape(images)[0]), "params": dict(params or {})}
-    want_inputs = dict(inputs or {})
-    meta_path = out / META_FILE
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text())
-            if (canonical_json(meta.get("key")) == canonical_json(key)
-                    and canonical_json(meta.get("inputs")) == canonical_json(want_inputs)):
-                return TrainedGAN.load(out)
-        except (OSError, ValueError, KeyError) as exc:  # unreadable: retrain
-            warnings.warn(f"GAN in {out} is unreadable ({exc}); retraining", stacklevel=2)
-    gan = train_gan(images, config, ml=ml, progress=progress, desc=desc)
-    gan.meta.update({"key": key, "inputs": want_inputs})
-    gan.save(out)
-    return gan
+                  desc: str = "gan", upstream: Mapping[str, Any] | None = None) -> TrainedGAN:
+    """The GAN stored in ``out_dir`` if its fingerprint matches (:func:`gan_fingerprint`) and
+    its files are intact; else train, save and return a new one."""
+
+    def build(folder: Path) -> TrainedGAN:
+        gan = train_gan(images, config, ml=ml, progress=progress, desc=desc)
+        gan.save(folder)
+        return gan
+
+    fp = gan_fingerprint(images, config, params, upstream, inputs)
+    return store.cached_dir(out_dir, fp, build, TrainedGAN.load)

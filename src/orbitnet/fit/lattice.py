@@ -21,7 +21,12 @@ import numpy as np
 from orbitnet import store
 from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
-from orbitnet.fit.cube import engine_library, galaxy_input_files, weight_problem
+from orbitnet.fit.cube import (
+    engine_library,
+    engine_library_path,
+    galaxy_input_files,
+    weight_problem,
+)
 from orbitnet.fit.gh import gh_per_orbit
 from orbitnet.fit.solver import WeightProblem, kin_column
 from orbitnet.fit.sweep import check_ml_grid, run_sweep
@@ -119,8 +124,7 @@ def point_result(galaxy: Galaxy, point: Point, ml: Iterable[float], ml_cube: Ite
 
     def compute() -> dict[str, np.ndarray]:
         c0, w0 = time.process_time(), time.perf_counter()
-        lib, digest = engine_library(galaxy, progress=progress, n_threads=n_threads,
-                                     **overrides)
+        lib, _ = engine_library(galaxy, progress=progress, n_threads=n_threads, **overrides)
         built = lib.meta.get("timings", {}).get("total_s")
         cost["library_seconds"] = time.process_time() - c0
         cost["library_wall_seconds"] = time.perf_counter() - w0
@@ -135,9 +139,7 @@ def point_result(galaxy: Galaxy, point: Point, ml: Iterable[float], ml_cube: Ite
         cost["sweep_seconds"] = time.process_time() - c1
         cost["n_failed"] = float(lib.meta.get("n_failed", 0))
         if not keep_library:
-            lib_path = (paths.artifacts_dir(galaxy.name)
-                        / f"engine_library_{digest['engine_library'][:12]}.h5")
-            lib_path.unlink(missing_ok=True)
+            engine_library_path(galaxy, **overrides).unlink(missing_ok=True)
         return {"ml": res.ml, "kinchi2": res.kinchi2, "chi2": res.chi2, "ml_cube": ml_cube,
                 "gh": gh, "intrinsic_mass": lib.intrinsic_mass,
                 "aperture_mass": lib.aperture_mass,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
+import sys
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -94,7 +97,35 @@ def check_ml_grid(ml: Sequence[float] | np.ndarray, name: str = "ml_grid") -> np
 _STATE: dict[str, Any] = {}
 
 
-def _init(state: dict[str, Any] | None, blas_threads: int) -> None:
+def die_with_parent(parent: int, pdeathsig: bool = True) -> None:
+    """Make this (worker) process exit as soon as process ``parent`` is gone.
+
+    A pool worker blocks on a pipe its own fork keeps open, so it would outlive a parent
+    killed with SIGKILL forever. On Linux the kernel delivers SIGKILL when the parent exits
+    (``PR_SET_PDEATHSIG``; only when the pool was made by the parent's main thread, since
+    the signal follows the forking thread); everywhere a daemon thread checks every 0.2 s.
+    """
+    if pdeathsig and sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # already gone before the watch began
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="orbitnet-parent-watch", daemon=True).start()
+
+
+def _init(state: dict[str, Any] | None, blas_threads: int, parent: int | None = None,
+          pdeathsig: bool = False) -> None:
+    if parent is not None:
+        die_with_parent(parent, pdeathsig)
     if state is not None:
         _STATE.clear()
         _STATE.update(state)
@@ -223,8 +254,9 @@ def _pool_map(func, n: int, state: dict[str, Any], n_jobs: int, desc: str, progr
                 ctx, init_state = mp.get_context("fork"), None  # workers inherit _STATE
             else:  # pragma: no cover - no fork on this platform: ship the state once
                 ctx, init_state = mp.get_context("spawn"), state
+            main = threading.current_thread() is threading.main_thread()
             with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_init,
-                                     initargs=(init_state, 1)) as pool:
+                                     initargs=(init_state, 1, os.getpid(), main)) as pool:
                 for r in pool.map(func, range(n), chunksize=max(1, n // (8 * n_jobs))):
                     bar.update()
                     yield r

@@ -101,12 +101,11 @@ def design(space: ParameterSpace, kind: str = "regular", n: int | Mapping[str, i
 
 
 def engine_code_digest() -> str:
-    """SHA-256 of the engine's source files: a library made by other code is never reused."""
-    h = hashlib.sha256()
-    for f in sorted(ENGINE_DIR.glob("*.py")):
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
+    """The engine's code version (:func:`orbitnet.store.code_version` of the modules that build
+    a library, as for every cached library): a library made by other code is never reused."""
+    from orbitnet.orblib.engine.store import ENGINE_CODE
+
+    return store.code_version(*ENGINE_CODE)
 
 
 def _digest(obj: Any) -> str:

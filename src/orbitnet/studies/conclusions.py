@@ -6,14 +6,40 @@ from typing import Any
 
 from orbitnet.data.dynamite_run import dynamite_run, timings
 from orbitnet.fit.chi2 import inside
-from orbitnet.store import load_results
+from orbitnet.store import load_results, record_use
 
 CHAPTER_RESULTS = ("01_galaxy", "02_orbit_libraries", "03_dcnn", "04_losses", "05_gan",
                    "06_sparse", "07_maps", "09_beyond_ml")
 
 
+#: Chapters whose numbers come from the orbit-model cube (Chapter 2 makes it).
+CUBE_CHAPTERS = ("02_orbit_libraries", "03_dcnn", "04_losses", "05_gan", "06_sparse", "07_maps")
+
+
+def cube_of(results: dict[str, Any]) -> str | None:
+    """The fingerprint of the cube a chapter's results were computed from (None if unknown)."""
+    return (results.get("provenance") or {}).get("fingerprints", {}).get("cube")
+
+
+def check_same_cube(res: dict[str, dict[str, Any]]) -> str:
+    """The cube every chapter used; an error naming the chapters to re-run when they differ."""
+    ref = cube_of(res["02_orbit_libraries"])
+    if ref is None:
+        raise ValueError("02_orbit_libraries' results do not record their orbit-model cube: "
+                         "re-run `orbitnet chapter 02_orbit_libraries`")
+    stale = [ch for ch in CUBE_CHAPTERS[1:] if res.get(ch) and cube_of(res[ch]) != ref]
+    if stale:
+        raise ValueError(
+            "the Conclusions will not mix results from different orbit-model cubes: "
+            + ", ".join(stale) + " were computed from another cube than "
+            "02_orbit_libraries' (a re-run of Chapter 2 with other data, grid or code "
+            "replaced it); re-run " + "; ".join(f"`orbitnet chapter {c}`" for c in stale))
+    return ref
+
+
 def gather(optional: tuple[str, ...] = ("05_gan", "09_beyond_ml")) -> dict[str, dict[str, Any]]:
-    """All chapters' results; a missing required chapter is an error naming it."""
+    """All chapters' results; a missing required chapter is an error naming it, and so are
+    results computed from another orbit-model cube than Chapter 2's."""
     out = {}
     for ch in CHAPTER_RESULTS:
         try:
@@ -22,6 +48,7 @@ def gather(optional: tuple[str, ...] = ("05_gan", "09_beyond_ml")) -> dict[str, 
             if ch not in optional:
                 raise
             out[ch] = {}
+    record_use("cube", check_same_cube(out))
     return out
 
 

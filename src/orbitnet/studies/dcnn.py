@@ -8,7 +8,6 @@ import numpy as np
 
 from orbitnet import store
 from orbitnet.data import paths
-from orbitnet.emulators.cache import cube_fingerprint
 from orbitnet.fit.cube import Models
 from orbitnet.fit.solver import WeightProblem, gh_errors
 from orbitnet.fit.sweep import nearest_index
@@ -31,7 +30,7 @@ def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0
     rec = get_recipe(recipe, **recipe_overrides)
     i_show = nearest_index(truth.ml, ml_show)
     params = {"recipe": rec.to_dict(), "coefficient": coefficient, "mask": mask,
-              "ml_show": float(truth.ml[i_show]), "cube": cube_fingerprint(truth)}
+              "ml_show": float(truth.ml[i_show])}
     path = (paths.artifacts_dir(galaxy) / "dcnn" / "ablation"
             / f"h{coefficient + 1}_{'mask' if mask else 'nomask'}_{rec.name}.h5")
 
@@ -48,7 +47,8 @@ def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0
         return {"image": fit.normaliser.inverse(y)[0], "truth": truth.gh[i_show, ..., coefficient],
                 "loss": np.asarray(fit.history["loss"]), "seconds": np.float64(fit.seconds)}
 
-    return store.cached(path, params, {}, compute)
+    return store.cached(path, params, {}, compute, upstream={"cube": truth.fingerprint},
+                        code=("orbitnet.emulators.training",))
 
 
 def emulator_image(emu, truth: Models, coefficient: int, ml_show: float = 5.0

@@ -22,6 +22,7 @@ import numpy as np
 
 from orbitnet import store
 from orbitnet.data import paths
+from orbitnet.emulators.cache import TRAIN_CODE, emulator_dir
 from orbitnet.emulators.gan import GENERATOR_FILE, GANConfig, TrainedGAN, train_or_load
 from orbitnet.fit.cube import Models
 from orbitnet.fit.gh import GH_NAMES
@@ -62,9 +63,12 @@ def training_set(truth: Models, step: int = 1) -> np.ndarray:
 
 
 def train_variant(variant: str, truth: Models, base: GANConfig, coefficients: Iterable[int],
-                  inputs: Mapping[str, str], train_idx: np.ndarray | None = None,
+                  inputs: Mapping[str, str] | None = None, train_idx: np.ndarray | None = None,
                   galaxy: str = paths.GALAXY, progress: bool = True) -> dict[int, TrainedGAN]:
-    """One GAN per coefficient (0..3) of ``variant``, read back when already trained."""
+    """One GAN per coefficient (0..3) of ``variant``, read back when already trained.
+
+    Each GAN's fingerprint holds the cube's; ``inputs`` (file hashes) are added when given.
+    """
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
     cfg = replace(base, **VARIANTS[variant])
@@ -75,7 +79,8 @@ def train_variant(variant: str, truth: Models, base: GANConfig, coefficients: It
         out[k] = train_or_load(gan_dir(variant, tag, k, galaxy), truth.gh[idx, ..., k], cfg,
                                ml=truth.ml[idx], params={"coefficient": int(k),
                                                          "models": idx.tolist()},
-                               inputs=inputs, progress=progress,
+                               inputs=inputs, upstream={"cube": truth.fingerprint},
+                               progress=progress,
                                desc=f"{variant} {GH_NAMES[k]} seed {cfg.seed}")
     return out
 
@@ -148,8 +153,10 @@ def cgan_models(gans: Mapping[int, TrainedGAN], truth: Models, problem: WeightPr
         raise ValueError("the weight solver needs all four coefficients")
     if any(gans[k].path is None for k in ks):
         raise ValueError("the cGANs must be saved (train_variant does) to key the cache")
-    inputs = store.input_hashes([gans[k].path / GENERATOR_FILE for k in ks])
-    params = {"n_draws": int(n_draws), "seed": int(seed), "ml": truth.ml, "ml_show": ml_show}
+    inputs = store.input_hashes([gans[k].path / GENERATOR_FILE for k in ks],
+                                base=gan_root(galaxy))
+    params = {"n_draws": int(n_draws), "seed": int(seed), "ml": truth.ml, "ml_show": ml_show,
+              "cube": truth.fingerprint}
     t_gen: dict[str, float] = {}
 
     def predict() -> tuple[np.ndarray, float, np.ndarray]:
@@ -172,12 +179,6 @@ def cgan_models(gans: Mapping[int, TrainedGAN], truth: Models, problem: WeightPr
     return pred, result
 
 
-def _find_dcnn(galaxy: str, recipe: str, loss: str) -> Path | None:
-    """A stored DCNN emulator (``dcnn/<recipe>/<loss>/emulator.json``) if there is one."""
-    d = paths.artifacts_dir(galaxy) / "dcnn" / recipe / loss
-    return d if (d / "emulator.json").is_file() else None
-
-
 def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray,
                 inputs: Mapping[str, str], recipe: str = "fast", loss: str = "l1_err",
                 epochs: int | None = None, ml_show: float = 5.0, galaxy: str = paths.GALAXY,
@@ -186,32 +187,38 @@ def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray,
     """The DCNN's prediction for comparison: the emulator of the DCNN chapter if stored,
     else one trained here with ``train_emulator(recipe, loss)`` (cached under ``gan/``)."""
     from orbitnet.emulators import Emulator, get_recipe, train_emulator
+    from orbitnet.emulators.cache import find_stored
 
     rec = get_recipe(recipe, **({"epochs": int(epochs)} if epochs else {}))
-    found = None if epochs else _find_dcnn(galaxy, recipe, loss)
-    if found is None:
-        digest = hashlib.sha256(store.canonical_json(
-            {"recipe": rec.to_dict(), "loss": loss, "inputs": dict(inputs)}).encode()).hexdigest()
-        found = gan_root(galaxy) / f"dcnn_{recipe}_{loss}_{digest[:12]}"
-        if not (found / "emulator.json").is_file():
-            train_emulator(truth.ml, truth.gh, err=err, loss=loss, recipe=rec, out_dir=found,
-                           progress=progress)
+    emu = find_stored(truth, recipe, loss, galaxy, epochs=epochs or None)
+    if emu is None:
+        fp = store.fingerprint("dcnn", {"recipe": rec.to_dict(), "loss": loss,
+                                        "train_ml": truth.ml, "mask": True},
+                               inputs, {"cube": truth.fingerprint}, code=TRAIN_CODE)
+        found = gan_root(galaxy) / f"dcnn_{recipe}_{loss}_{fp.digest[:12]}"
+
+        def build(folder: Path) -> Emulator:
+            return train_emulator(truth.ml, truth.gh, err=err, loss=loss, recipe=rec,
+                                  out_dir=folder, progress=progress)
+
+        emu = store.cached_dir(found, fp, build, Emulator.load)
         source = "trained for this chapter"
     else:
-        source = f"stored by the DCNN chapter ({found.relative_to(paths.ROOT)})"
-    emu = Emulator.load(found)
+        found = emulator_dir(galaxy, rec.name, loss)
+        source = f"stored by the DCNN chapter ({store.display_path(found)})"
     files = [found / n for n in emu.meta["weights"]]
     label = found.name if found.name.startswith("dcnn_") else f"dcnn_{recipe}_{loss}"
     path = gan_root(galaxy) / f"{label}_models.h5"
-    params = {"ml": truth.ml, "ml_show": ml_show, "dir": str(found)}
+    params = {"ml": truth.ml, "ml_show": ml_show, "dir": found.name, "cube": truth.fingerprint}
 
     def predict() -> tuple[np.ndarray, float]:
         return (emu.predict(truth.ml, allow_extrapolation=True),
                 float(sum(emu.meta.get("train_seconds", {}).values())))
 
-    pred, result = evaluate(predict, truth, problem, path, params, store.input_hashes(files),
-                            ml_show=ml_show, n_jobs=n_jobs, progress=progress,
-                            desc="DCNN weights", per_coefficient=True)
+    pred, result = evaluate(predict, truth, problem, path, params,
+                            store.input_hashes(files, base=found), ml_show=ml_show,
+                            n_jobs=n_jobs, progress=progress, desc="DCNN weights",
+                            per_coefficient=True)
     result["source"] = source
     result["recipe"] = emu.meta.get("recipe", {}).get("name", recipe)
     result["epochs"] = int(emu.meta.get("recipe", {}).get("epochs", 0))

@@ -110,9 +110,10 @@ def map_study(galaxy: Galaxy, library: OrbitLibrary, problem: WeightProblem, tru
     """
     from orbitnet.data import paths
     from orbitnet.emulators.cache import emulator_dir, train_or_load
+    from orbitnet.fit.cube import run_name
     from orbitnet.judge.subsets import every_kth
 
-    name = galaxy.name
+    name = run_name(galaxy)  # the run's artifacts folder (never another data's)
     idx = every_kth(truth.ml.size, train_step)
     out_dir = emulator_dir(name, recipe, "l1_err", f"set{idx.size}_seed{seed}")
     emu = train_or_load(truth, problem, recipe, "l1_err", out_dir=out_dir, train_idx=idx,

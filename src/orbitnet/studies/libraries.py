@@ -16,6 +16,7 @@ from orbitnet.fit.cube import (
     engine_library,
     family_counts,
     orbit_models,
+    run_name,
     weight_problem,
 )
 from orbitnet.fit.sweep import nearest_index
@@ -119,9 +120,9 @@ def engine_side(galaxy: Galaxy, orbit_models_: Models, library: OrbitLibrary, so
         return library, orbit_models_
     if not enabled:
         return None, None
-    lib, hashes = engine_library(galaxy, progress=progress)
-    path = paths.artifacts_dir(galaxy.name) / ENGINE_CUBE
-    cube = orbit_models(galaxy, lib, hashes, ml=ml, n_jobs=n_jobs, progress=progress,
+    lib, fp = engine_library(galaxy, progress=progress)
+    path = paths.artifacts_dir(run_name(galaxy)) / ENGINE_CUBE
+    cube = orbit_models(galaxy, lib, fp, ml=ml, n_jobs=n_jobs, progress=progress,
                         path=path, source="engine")
     return lib, cube
 

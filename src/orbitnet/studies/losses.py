@@ -253,7 +253,7 @@ def engine_check(galaxy: Galaxy, losses: Sequence[str], recipe: str = "fast",
 
     if not losses:  # the check is not run: no engine cube needed
         return {"recipe": recipe, "cube": None}, {}, None
-    path = cube.engine_cube_path(galaxy.name)
+    path = cube.engine_cube_path(cube.run_name(galaxy))
     engine = cube.read_models(path)
     library, _ = cube.engine_library(galaxy, progress=progress)
     problem = cube.weight_problem(galaxy, library)
@@ -266,9 +266,10 @@ def engine_check(galaxy: Galaxy, losses: Sequence[str], recipe: str = "fast",
     preds: dict[str, Models] = {}
     for loss in losses:
         emu = train_or_load(engine, problem, recipe, loss, progress=progress,
-                            galaxy=galaxy.name, epochs=epochs,
-                            out_dir=emulator_dir(galaxy.name, recipe, loss, "engine_cube"))
-        pred_path = (paths.artifacts_dir(galaxy.name) / "dcnn"
+                            galaxy=cube.run_name(galaxy), epochs=epochs,
+                            out_dir=emulator_dir(cube.run_name(galaxy), recipe, loss,
+                                                 "engine_cube"))
+        pred_path = (paths.artifacts_dir(cube.run_name(galaxy)) / "dcnn"
                      / f"predictions_engine_{recipe}_{loss}.h5")
         pred, res = predict_and_judge(emu, engine, problem, pred_path, store_gh=False,
                                       progress=progress)

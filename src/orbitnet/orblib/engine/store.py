@@ -1,101 +1,110 @@
-"""Store an :class:`OrbitLibrary` as HDF5 and read it back (atomic write)."""
+"""Store an engine :class:`OrbitLibrary` as a fingerprinted, checksummed HDF5 artifact.
+
+A library's fingerprint is its :class:`EngineConfig`, the SHA-256 of the galaxy input files it
+was built from, and the code version of the engine (:data:`ENGINE_CODE` and what it imports);
+:func:`cached_library` rebuilds when any of them changed, or the file is corrupt.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-import h5py
 import numpy as np
 
+from orbitnet import store
+from orbitnet.data import paths
+from orbitnet.data.galaxy import APERTURE_FILE, BINS_FILE, KIN_FILE, MGE_FILE
 from orbitnet.orblib.engine.build import EngineConfig, build_library
 from orbitnet.orblib.library import OrbitLibrary
 
 _ARRAYS = ("losvd", "vel_centres", "intrinsic_mass", "aperture_mass", "intrinsic_mass_target",
            "aperture_mass_target", "orbit_ids", "orbit_type", "is_box", "is_flipped")
 FORMAT = "orbitnet-engine-library-1"
+#: The modules that compute a library (with every orbitnet module they import).
+ENGINE_CODE = ("orbitnet.orblib.engine.build",)
+INPUT_FILES = (MGE_FILE, KIN_FILE, APERTURE_FILE, BINS_FILE)
+COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+
+
+def input_files(inputs_dir: Path | str | None = None) -> list[Path]:
+    """The galaxy files a library is built from (default: the default galaxy's)."""
+    d = Path(inputs_dir) if inputs_dir is not None else paths.inputs_dir()
+    return [d / f for f in INPUT_FILES]
+
+
+def library_fingerprint(config: EngineConfig, input_hashes: Mapping[str, str]
+                        ) -> store.Fingerprint:
+    """What an engine library is computed from: settings, input files, engine code."""
+    return store.fingerprint("engine_library", asdict(config), input_hashes, code=ENGINE_CODE)
 
 
 def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+    return json.loads(store.canonical_json(obj))
 
 
-def save_library(library: OrbitLibrary, path: Path | str) -> Path:
-    """Write ``library`` to ``path`` (HDF5) via a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            for name in _ARRAYS:
-                arr = np.asarray(getattr(library, name))
-                if arr.dtype == bool:
-                    arr = arr.astype(np.int8)
-                kw = {"compression": "gzip", "compression_opts": 1, "shuffle": True} if (
-                    arr.size > 100_000) else {}
-                f.create_dataset(name, data=arr, **kw)
-            if library.twin_index is not None:
-                f.create_dataset("twin_index", data=np.asarray(library.twin_index))
-            f.attrs["format"] = FORMAT
-            f.attrs["ml_library"] = float(library.ml_library)
-            f.attrs["source"] = library.source
-            f.attrs["meta_json"] = json.dumps(_jsonable(library.meta))
-            cfg = library.meta.get("config", {})
-            for key, val in cfg.items():  # provenance, readable without JSON
-                f.attrs[f"config_{key}"] = val
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+def save_library(library: OrbitLibrary, path: Path | str,
+                 fp: store.Fingerprint | None = None) -> Path:
+    """Write ``library`` to ``path`` (atomic, checksummed HDF5).
+
+    ``fp`` defaults to the fingerprint of the library's own configuration built from the
+    default galaxy's input files.
+    """
+    if fp is None:
+        cfg = EngineConfig(**library.meta.get("config", {}))
+        fp = library_fingerprint(cfg, store.input_hashes(input_files()))
+    datasets = {}
+    for name in _ARRAYS:
+        arr = np.asarray(getattr(library, name))
+        datasets[name] = arr.astype(np.int8) if arr.dtype == bool else arr
+    if library.twin_index is not None:
+        datasets["twin_index"] = np.asarray(library.twin_index)
+    attrs = {"format": FORMAT, "ml_library": float(library.ml_library),
+             "source": library.source, "meta_json": json.dumps(_jsonable(library.meta))}
+    for key, val in library.meta.get("config", {}).items():  # readable without JSON
+        attrs[f"config_{key}"] = val
+    return store.write_artifact(path, datasets, fp, attrs=attrs, compression=COMPRESSION)
 
 
 def load_library(path: Path | str) -> OrbitLibrary:
-    """Read a library written by :func:`save_library`."""
+    """Read a library written by :func:`save_library`, verifying every checksum."""
     path = Path(path)
-    with h5py.File(path, "r") as f:
-        if f.attrs.get("format") != FORMAT:
-            raise ValueError(f"{path} is not an orbitnet engine library ({FORMAT})")
-        data = {name: f[name][()] for name in _ARRAYS}
-        twin = f["twin_index"][()] if "twin_index" in f else None
-        meta = json.loads(f.attrs["meta_json"])
-        ml = float(f.attrs["ml_library"])
-        source = str(f.attrs["source"])
+    attrs = store.read_attrs(path)
+    if attrs.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an orbitnet engine library ({FORMAT})")
+    data = store.read_artifact(path)
+    twin = data.pop("twin_index", None)
     data["is_box"] = data["is_box"].astype(bool)
     data["is_flipped"] = data["is_flipped"].astype(bool)
-    return OrbitLibrary(ml_library=ml, source=source or str(path), meta=meta, twin_index=twin,
-                        **data)
+    return OrbitLibrary(ml_library=float(attrs["ml_library"]), source=str(attrs["source"]) or str(path),
+                        meta=json.loads(attrs["meta_json"]), twin_index=twin,
+                        **{k: data[k] for k in _ARRAYS})
 
 
 def cached_library(path: Path | str, config: EngineConfig | None = None, rebuild: bool = False,
-                   **kwargs) -> OrbitLibrary:
-    """Load the library at ``path`` if it was built with the same settings, else build and
-    save it. ``kwargs`` go to :func:`build_library` (config overrides, ``n_threads``,
-    ``progress``)."""
-    from dataclasses import asdict, fields, replace
+                   inputs_dir: Path | str | None = None, **kwargs) -> OrbitLibrary:
+    """The library at ``path`` if its fingerprint matches (settings, input files of
+    ``inputs_dir``, engine code) and it reads back intact; else build and save it.
 
+    ``kwargs`` go to :func:`build_library` (config overrides, ``inputs``, ``n_threads``,
+    ``progress``).
+    """
     names = {f.name for f in fields(EngineConfig)}
     cfg = replace(config or EngineConfig(), **{k: v for k, v in kwargs.items() if k in names})
     rest = {k: v for k, v in kwargs.items() if k not in names}
     path = Path(path)
-    if path.is_file() and not rebuild:
-        try:
-            lib = load_library(path)
-        except (OSError, ValueError, KeyError):
-            lib = None
-        if lib is not None and _jsonable(lib.meta.get("config")) == _jsonable(asdict(cfg)):
-            return lib
-    lib = build_library(cfg, **rest)
-    save_library(lib, path)
+    fp = library_fingerprint(cfg, store.input_hashes(input_files(inputs_dir)))
+    with store.locked(store.lock_file(path), what=f"building {path.name}"):
+        why = "rebuild asked for" if rebuild else store.staleness(path, fp)
+        if why is None:
+            try:
+                return load_library(path)
+            except (OSError, ValueError, KeyError) as exc:
+                why = f"unreadable ({exc})"
+        if why != "missing":
+            store.notice(f"engine library {path.name} is {why}; rebuilding it")
+        lib = build_library(cfg, **rest)
+        save_library(lib, path, fp)
     return lib

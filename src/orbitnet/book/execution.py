@@ -1,0 +1,208 @@
+"""Run a chapter's kernel safely: one run per checkout, results only on success, the cache's
+notices on the command line, and nothing left behind when the run is stopped.
+
+* :func:`run_lock` holds ``build/.run.lock`` for the whole run; a second run in the same
+  checkout stops at once with "another run holds …" (the lock dies with its process).
+* :func:`chapter_environment` stages the results JSON written by the kernel
+  (:func:`orbitnet.store.write_results`) and :func:`commit_results` moves them into
+  ``build/results/`` only when the chapter succeeded; it also passes the chapter's
+  parameters (recorded in the results) and a file for :func:`orbitnet.store.notice`.
+* :func:`execute` runs papermill in a thread, echoing notices to stderr; Ctrl-C (or SIGTERM)
+  kills the kernel's process group (kernel and pool workers) and re-raises
+  ``KeyboardInterrupt`` for the command to print one line.
+* :class:`ChapterKernelManager` keeps connection files under ``build/.kernels/`` and removes
+  each as soon as its kernel has answered; the kernel exits when the ``orbitnet`` process dies
+  (ipykernel watches ``JPY_PARENT_PID``) and pool workers exit with the kernel
+  (:func:`orbitnet.fit.sweep.die_with_parent`), so even SIGKILL leaves no process or file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
+
+from orbitnet import store
+from orbitnet.data import paths
+
+
+def lock_path() -> Path:
+    return paths.BUILD / ".run.lock"
+
+
+def kernels_dir() -> Path:
+    return paths.BUILD / ".kernels"
+
+
+@contextlib.contextmanager
+def run_lock(what: str) -> Iterator[None]:
+    """Hold the checkout's run lock; raise :class:`orbitnet.store.Busy` when another run holds it."""
+    with store.locked(lock_path(), wait=False, what=what):
+        yield
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_connection_files() -> None:
+    """Remove connection files whose ``orbitnet`` process is gone."""
+    for f in kernels_dir().glob("kernel-*.json"):
+        try:
+            pid = int(f.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if not _alive(pid):
+            f.unlink(missing_ok=True)
+
+
+class ChapterKernelManager(AsyncKernelManager):
+    """A kernel manager whose connection file lives only while the kernel starts."""
+
+    live: ClassVar[set[ChapterKernelManager]] = set()
+
+    @default("connection_file")
+    def _connection_file_default(self) -> str:
+        kernels_dir().mkdir(parents=True, exist_ok=True)
+        return str(kernels_dir() / f"kernel-{os.getpid()}-{uuid.uuid4().hex[:8]}.json")
+
+    async def _async_post_start_kernel(self, **kw: Any) -> None:
+        await super()._async_post_start_kernel(**kw)
+        ChapterKernelManager.live.add(self)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        ChapterKernelManager.live.discard(self)
+        await super()._async_cleanup_resources(restart=restart)
+
+    def kill_group(self) -> None:
+        """SIGKILL the kernel's process group: the kernel and its pool workers."""
+        prov = self.provisioner
+        pgid = getattr(prov, "pgid", None) or getattr(prov, "pid", None)
+        if pgid:
+            with contextlib.suppress(OSError):
+                os.killpg(pgid, signal.SIGKILL)
+        self.cleanup_connection_file()
+
+    @classmethod
+    def forget_connection_files(cls, **_: Any) -> None:
+        """Remove the connection files of running kernels: a kernel reads its file once while
+        it starts and the client keeps the connection in memory (papermill calls this as
+        ``on_notebook_start``, when the kernel has answered)."""
+        for km in list(cls.live):
+            km.cleanup_connection_file()
+
+    @classmethod
+    def kill_all(cls) -> None:
+        for km in list(cls.live):
+            km.kill_group()
+        cls.live.clear()
+
+
+@contextlib.contextmanager
+def chapter_environment(params: Mapping[str, Any]) -> Iterator[Path]:
+    """Environment of a chapter run; yields the staging folder of its results JSON."""
+    paths.RESULTS.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=paths.RESULTS))
+    env = {"ORBITNET_ROOT": str(paths.ROOT), store.STAGING_ENV: str(staging),
+           store.NOTICES_ENV: str(staging / "notices.log"),
+           store.PARAMETERS_ENV: store.canonical_json(params)}
+    defaults = {"MPLBACKEND": "module://matplotlib_inline.backend_inline",
+                "TF_CPP_MIN_LOG_LEVEL": "2"}
+    before = {k: os.environ.get(k) for k in (*env, *defaults)}
+    os.environ.update(env)
+    for k, v in defaults.items():
+        os.environ.setdefault(k, v)
+    try:
+        yield staging
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def commit_results(staging: Path) -> list[Path]:
+    """Move the staged results JSON into ``build/results/`` (after a successful run)."""
+    out = []
+    for f in sorted(staging.glob("*.json")):
+        json.loads(f.read_text())  # complete, or the run did not succeed
+        dest = paths.RESULTS / f.name
+        os.replace(f, dest)
+        out.append(dest)
+    return out
+
+
+class _Echo:
+    """Print new lines of the notices file to stderr, as ``orbitnet (<chapter>): …``."""
+
+    def __init__(self, path: Path, chapter: str) -> None:
+        self.path, self.pos, self.prefix = path, 0, f"orbitnet ({chapter}): "
+
+    def __call__(self) -> None:
+        try:
+            with open(self.path) as fh:
+                fh.seek(self.pos)
+                text = fh.read()
+        except OSError:
+            return
+        done = text.rfind("\n") + 1
+        for line in text[:done].splitlines():
+            print(self.prefix + line, file=sys.stderr, flush=True)
+        self.pos += len(text[:done].encode())
+
+
+def execute(run: Callable[[], None], notices: Path, chapter: str) -> None:
+    """Call ``run()`` (papermill) in a thread, echo notices, and on Ctrl-C or SIGTERM kill
+    the kernel's process group and re-raise ``KeyboardInterrupt``. Errors of ``run`` propagate.
+    """
+    outcome: dict[str, BaseException] = {}
+
+    def target() -> None:
+        try:
+            run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = exc
+
+    echo = _Echo(notices, chapter)
+    thread = threading.Thread(target=target, name="orbitnet-chapter", daemon=True)
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        def on_term(signum, frame):
+            raise KeyboardInterrupt
+
+        old_term = signal.signal(signal.SIGTERM, on_term)
+    try:
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.2)
+            echo()
+        echo()
+    except KeyboardInterrupt:
+        ChapterKernelManager.kill_all()
+        thread.join(10)
+        raise
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    if "error" in outcome:
+        raise outcome["error"]
