@@ -216,10 +216,14 @@ def verdicts(summary: dict[str, Any]) -> dict[str, str]:
         return out
     n_in = sum(bool(v["inside_engine_1sigma"]) for v in runs_e.values())
     n_in2 = sum(bool(v.get("inside_engine_2sigma")) for v in runs_e.values())
-    lo, hi = eng["truth"]["ml_1sigma"]
-    main = eng["main"]
-    first = (f"On the engine's cube, which the recipe was not chosen on (its own best fit "
-             f"{eng['truth']['ml_best']:.3g}, 1σ {lo:.3f}–{hi:.3f}), the {eng['main_loss']} "
+    main_loss = eng.get("main_loss") if eng.get("main_loss") in runs_e else next(iter(runs_e))
+    main = runs_e[main_loss]
+    truth = eng.get("truth") or {}
+    own = ""
+    if truth.get("ml_1sigma") and truth.get("ml_best") is not None:
+        lo, hi = truth["ml_1sigma"]
+        own = f" (its own best fit {truth['ml_best']:.3g}, 1σ {lo:.3f}–{hi:.3f})"
+    first = (f"On the engine's cube, which the recipe was not chosen on{own}, the {main_loss} "
              f"loss lands at {main['ml_best']:.3g}, {inside_phrase(main['inside_engine_1sigma'])} "
              "that cube's own 1σ interval")
     if len(runs_e) == 1:
