@@ -99,14 +99,17 @@ def test_sparse_verdict_follows_the_sparsest_grids():
     lose = sparse.verdicts(_sparse_summary(None, 8, 16))
     assert lose["dcnn_vs_linear"] == "more models than"
     assert "for M/L the network does not earn its place" in lose["network"]
-    assert "for linear" in lose["network"] and "none (already below 90 % at k = 1)" in lose["network"]
+    assert lose["network"].startswith("The network does not keep the best fit inside 1σ")
+    assert "(none (already below 90 % at k = 1)), while linear does down to k = 16" in lose["network"]
+    worse = sparse.verdicts(_sparse_summary(4, 8))
+    assert "on a sparser grid than the network does (k = 4" in worse["network"]
     neither = sparse.verdicts(_sparse_summary(None, None, None))
     assert neither["network"].startswith("Neither the network nor any baseline")
     assert (neither["sparsest_methods"], neither["sparsest_k"]) == ("none", "none")
     alone = _sparse_summary(8, 8)
     del alone["dcnn"]
     assert "did not compare the network" in sparse.verdicts(alone)["network"]
-    for v in (win, tie, lose, neither):
+    for v in (win, tie, lose, worse, neither):
         assert "None" not in " ".join(v.values())
 
 

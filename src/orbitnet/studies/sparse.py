@@ -423,9 +423,14 @@ def _network_sentence(per: dict[str, dict[str, Any]], smallest_k: dict[str, int 
         return (f"The network reaches the same sparsest grid as the best baseline ({against}), "
                 "with training and seeds the baseline does not need: it does not earn its "
                 "place for M/L.")
+    if not net:
+        return (f"The network does not keep the best fit inside 1σ in 90 % of the sets even on "
+                f"the densest grid it ran ({labels.get('dcnn', 'none')}), while {best} does "
+                f"down to {labels.get(best, 'none')} with no training: for M/L the network "
+                "does not earn its place.")
     return (f"The best baseline keeps the best fit inside 1σ in at least 90 % of the sets on "
-            f"a grid at least as sparse as the network does ({against}), with no training: "
-            "for M/L the network does not earn its place.")
+            f"a sparser grid than the network does ({against}), with no training: for M/L "
+            "the network does not earn its place.")
 
 
 def table(summ: dict[str, Any]):
