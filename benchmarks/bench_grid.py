@@ -24,7 +24,7 @@ import numpy as np
 from orbitnet.data.galaxy import load_galaxy
 from orbitnet.fit.grids import grid_sweeps
 
-FREE = {"f-dh": (0.0, 1.5), "q-stars": (0.40, 0.54)}
+FREE = {"f-dh": (0.0, 1.5), "q-stars": (0.45, 0.54)}
 
 
 def _peak_rss_mb() -> float:
@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=5, help="points per parameter of the big grid")
     ap.add_argument("--scaling-points", type=int, default=6)
     ap.add_argument("--skip-external", action="store_true")
+    ap.add_argument("--skip-scaling", action="store_true")
     args = ap.parse_args()
     n_e, n_i2, n_i3 = (int(x) for x in args.orbits.split("x"))
     engine = {"n_e": n_e, "n_i2": n_i2, "n_i3": n_i3}
@@ -91,7 +92,7 @@ def main() -> None:
     print(f"libraries {args.orbits} ({3 * n_e * n_i2 * n_i3} orbits) + 161-model sweep each; "
           f"load average {os.getloadavg()}")
     rates = {}
-    for workers in (1, 2):
+    for workers in () if args.skip_scaling else (1, 2):
         res, rss = local_run(galaxy, workers, {"f-dh": args.scaling_points},
                              engine, free={"f-dh": (0.0, 1.5)})
         rate = len(res.points) / res.wall_seconds * 60
@@ -101,8 +102,9 @@ def main() -> None:
         print(f"{workers} worker(s): {len(res.points)} points in {res.wall_seconds:.1f} s = "
               f"{rate:.2f} libraries/min; median library {lib_s:.1f} s, sweep {sweep_s:.1f} s; "
               f"peak RSS per worker {', '.join(f'{v:.0f}' for v in rss.values())} MB")
-    print(f"scaling 1 -> 2 workers: {rates[2] / rates[1]:.2f}x "
-          f"(efficiency {rates[2] / rates[1] / 2:.0%}); load average {os.getloadavg()}")
+    if rates:
+        print(f"scaling 1 -> 2 workers: {rates[2] / rates[1]:.2f}x "
+              f"(efficiency {rates[2] / rates[1] / 2:.0%}); load average {os.getloadavg()}")
     res, rss = local_run(galaxy, 2, args.n, engine)
     print(f"{args.n}x{args.n} grid, LocalCluster 2 workers: {res.wall_seconds:.1f} s "
           f"({len(res.points) / res.wall_seconds * 60:.2f} libraries/min); ml_best range "

@@ -2,10 +2,10 @@
 
     .venv/bin/python benchmarks/bench_sweep.py [--library dynamite|PATH.h5] [--n-jobs 2]
 
-"before": every model solved cold by ``scipy.optimize.nnls`` (what ``run_sweep`` did),
-"after": ``run_sweep`` (each chunk of models in M/L order, every NNLS warm-started from the
-neighbour's positive set). Both on one process (one BLAS thread) and on ``--n-jobs``
-processes; prints the timings, the largest differences of chi2 / kinchi2 / weights and the
+"before": every model solved cold by ``scipy.optimize.nnls`` (``run_sweep``'s default),
+"after": ``run_sweep(solver="warm")`` (each chunk of models in M/L order, every NNLS
+warm-started from the neighbour's positive set). Both on one process (one BLAS thread) and
+on ``--n-jobs`` processes; prints the timings, the largest differences of chi2 / kinchi2 / weights and the
 best fit and 1σ ends of both.
 """
 
@@ -77,7 +77,7 @@ def main() -> None:
         tb, cb, kb, wb = before(lib, kin, problem, ml, jobs)
         t0 = time.perf_counter()
         res = run_sweep(lib, kin, ml, n_jobs=jobs, progress=False, problem=problem,
-                        keep_gh=False)
+                        keep_gh=False, solver="warm")
         ta = time.perf_counter() - t0
         rows.append((jobs, tb, ta))
         print(f"{jobs} process(es): before (cold scipy nnls) {tb:.2f} s, after (warm) {ta:.2f} s"

@@ -213,3 +213,12 @@ def test_chapter2_grid_summary_chooses_the_verdict_from_the_numbers(best, trend)
     assert s["library_seconds_median"] == 3.0 and s["log_f_text"] == "0.5, 1, 1.5"
     assert s["ml_best_text"] == ", ".join(f"{b:.2f}" for b in best)
     assert set(grid_summary(None)) == set(s)  # no grid: the same keys, all None
+
+
+@pytest.mark.slow
+def test_failed_points_are_reported_not_hidden(galaxy, tmp_path):
+    """Libraries over the orbit-failure threshold fail their point; the grid names them."""
+    with pytest.raises(GridError, match=r"(?s)2 of 2 grid points failed.*point 0 \{'f-dh': 0.0\}"
+                                        r": OrbitFailureError: 4 of 16 orbit integrations"):
+        grid_sweeps(galaxy, {"f-dh": (0.0, 1.5)}, n=2, out_dir=tmp_path, ml=ML, n_workers=1,
+                    progress=False, **{**TINY, "max_steps": 60})

@@ -351,10 +351,20 @@ def run_grid(space: ParameterSpace, points: Sequence[Mapping[str, float]], base:
         client.run(warm_up, inputs)
         futures = client.map(build_point, tasks, key=[f"point-{t.index}-{t.key}"
                                                       for t in tasks])
+        failed = []
         for fut in as_completed(futures):
-            res = fut.result()
+            try:
+                res = fut.result()
+            except Exception as exc:  # a point that cannot be built: report it, go on
+                i = futures.index(fut)
+                failed.append(f"point {i} {tasks[i].point}: {type(exc).__name__}: {exc}")
+                bar.update()
+                continue
             results[res["index"]] = res
             bar.update()
+        if failed:
+            raise GridError(f"{len(failed)} of {len(tasks)} grid points failed (the others "
+                            "are stored and a re-run reuses them):\n" + "\n".join(failed))
         address = "local" if cluster is not None else str(client.scheduler.address)
     except BaseException:
         for fut in futures:
