@@ -2,18 +2,11 @@ import json
 
 import nbformat
 import pytest
+from toybook import FRONT
 
 from orbitnet.book import cli, registry, runner
 from orbitnet.book.params import Param, parse_value
 from orbitnet.data import paths
-
-FRONT = """---
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-"""
 
 
 def _notebook(path, source_cells):

@@ -563,18 +563,35 @@ def cached(path: Path | str, params: Mapping[str, Any] | Fingerprint,
     """
     path = Path(path)
     fp = _as_fingerprint(path, params, inputs, upstream, code, compute)
+
+    def build(target: Path) -> dict[str, np.ndarray]:
+        datasets = compute()
+        write_artifact(target, datasets, fp, attrs=attrs, compression=compression)
+        return {k: np.asarray(v) for k, v in datasets.items()}
+
+    return cached_or_compute(path, fp, read_artifact, build)
+
+
+def cached_or_compute(path: Path | str, fp: Fingerprint, load: Callable[[Path], T],
+                      build: Callable[[Path], T],
+                      why_stale: Callable[[Path, Fingerprint], str | None] | None = None) -> T:
+    """The one cached-or-compute step behind every artifact kind (HDF5 files, folders,
+    engine libraries): under the artifact's lock, ``load(path)`` when ``why_stale`` (default
+    :func:`staleness`) finds nothing against it and it reads back intact; else ``build(path)``,
+    which computes and stores it, after a :func:`notice` saying why the old one was not used."""
+    path = Path(path)
     with locked(lock_file(path), what=f"computing {display_path(path)}"):
-        why = staleness(path, fp)
+        why = (why_stale or staleness)(path, fp)
         if why is None:
             try:
-                return read_artifact(path)
+                return load(path)
             except CorruptArtifact as exc:
                 why = f"corrupt ({exc.__cause__ or exc})"
+            except (OSError, ValueError, KeyError) as exc:
+                why = f"unreadable ({exc})"
         if why != "missing":
             notice(f"{display_path(path)} is {why}; recomputing it")
-        datasets = compute()
-        write_artifact(path, datasets, fp, attrs=attrs, compression=compression)
-    return {k: np.asarray(v) for k, v in datasets.items()}
+        return build(path)
 
 
 # --- folder artifacts (trained networks) -------------------------------------
@@ -625,21 +642,16 @@ def cached_dir(folder: Path | str, fp: Fingerprint, build: Callable[[Path], T],
     SHA-256 in ``fingerprint.json`` (written last: a half-built folder has none)."""
     folder = Path(folder)
     marker = folder / FINGERPRINT_FILE
-    with locked(lock_file(folder), what=f"computing {display_path(folder)}"):
-        why = dir_staleness(folder, fp)
-        if why is None:
-            try:
-                return load(folder)
-            except (OSError, ValueError, KeyError) as exc:
-                why = f"unreadable ({exc})"
-        if why != "missing":
-            notice(f"{display_path(folder)} is {why}; recomputing it")
+
+    def make(target: Path) -> T:
         marker.unlink(missing_ok=True)
-        folder.mkdir(parents=True, exist_ok=True)
-        result = build(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        result = build(target)
         write_text_atomic(marker, json.dumps({"fingerprint": json.loads(fp.to_json()),
-                                              "files": _manifest(folder)}, indent=1))
-    return result
+                                              "files": _manifest(target)}, indent=1))
+        return result
+
+    return cached_or_compute(folder, fp, load, make, why_stale=dir_staleness)
 
 
 # --- results JSON and glue ---------------------------------------------

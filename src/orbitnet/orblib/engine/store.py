@@ -96,15 +96,13 @@ def cached_library(path: Path | str, config: EngineConfig | None = None, rebuild
     rest = {k: v for k, v in kwargs.items() if k not in names}
     path = Path(path)
     fp = library_fingerprint(cfg, store.input_hashes(input_files(inputs_dir)))
-    with store.locked(store.lock_file(path), what=f"building {path.name}"):
-        why = "rebuild asked for" if rebuild else store.staleness(path, fp)
-        if why is None:
-            try:
-                return load_library(path)
-            except (OSError, ValueError, KeyError) as exc:
-                why = f"unreadable ({exc})"
-        if why != "missing":
-            store.notice(f"engine library {path.name} is {why}; rebuilding it")
+
+    def build(target: Path) -> OrbitLibrary:
         lib = build_library(cfg, **rest)
-        save_library(lib, path, fp)
-    return lib
+        save_library(lib, target, fp)
+        return lib
+
+    def why_stale(target: Path, fingerprint: store.Fingerprint) -> str | None:
+        return "to be rebuilt (asked for)" if rebuild else store.staleness(target, fingerprint)
+
+    return store.cached_or_compute(path, fp, load_library, build, why_stale)
