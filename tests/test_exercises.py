@@ -84,9 +84,11 @@ def ch7(root, ch2):
 
 def test_ex01_frame_changes_no_number(ch1, galaxy):
     expected = json.loads(json.dumps(galaxy.summary()))
-    assert ch1.keys() == expected.keys()
+    assert ch1["provenance"]["parameters"]["frame"] == "sky"  # what made the numbers
+    numbers = {k: v for k, v in ch1.items() if k != "provenance"}
+    assert numbers.keys() == expected.keys()
     for key, value in expected.items():
-        assert ch1[key] == (pytest.approx(value) if isinstance(value, float) else value), key
+        assert numbers[key] == (pytest.approx(value) if isinstance(value, float) else value), key
 
 
 def test_ex02_coarse_grid_keeps_the_best_fit_within_one_step(ch2):
