@@ -149,17 +149,28 @@ def _hold(lock: str, ready: str) -> None:
 # --- item 5: SIGKILL and Ctrl-C leave nothing behind --------------------------------------
 
 
+def _start_with_kernel(book, name: str, body: str) -> tuple[subprocess.Popen, int]:
+    """Run a toy chapter whose cell writes its kernel's pid, then ``body``; return the
+    ``orbitnet`` process and the kernel's pid once it runs (the process is killed on failure)."""
+    pidfile = book / "kernel.pid"
+    toybook.write_notebook(book / "notebooks" / f"{name}.md", [
+        f"import os, pathlib, time\npathlib.Path(r'{pidfile}').write_text(str(os.getpid()))\n"
+        + body])
+    proc = _spawn(book, name)
+    try:
+        return proc, int(_wait_for(lambda: pidfile.exists() and pidfile.read_text(), 120,
+                                   "the kernel to start"))
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+
+
 @pytest.mark.slow
 def test_sigkill_of_the_process_group_leaves_no_workers_or_connection_files(book):
-    pidfile = book / "kernel.pid"
-    toybook.write_notebook(book / "notebooks" / "93_pool.md", [
-        "import os, pathlib, time\nfrom orbitnet.fit.sweep import _pool_map\n"
-        f"pathlib.Path(r'{pidfile}').write_text(str(os.getpid()))\n"
-        "for _ in _pool_map(time.sleep, 40, {}, 2, 'sleep', False):\n    pass"])
-    proc = _spawn(book, "93_pool")
+    proc, kernel = _start_with_kernel(
+        book, "93_pool", "from orbitnet.fit.sweep import _pool_map\n"
+        "for _ in _pool_map(time.sleep, 40, {}, 2, 'sleep', False):\n    pass")
     try:
-        kernel = int(_wait_for(lambda: pidfile.exists() and pidfile.read_text(), 120,
-                               "the kernel to start"))
         workers = _wait_for(lambda: len(_children(kernel)) >= 2 and _children(kernel), 60,
                             "the pool workers")
         os.killpg(proc.pid, signal.SIGKILL)
@@ -174,15 +185,10 @@ def test_sigkill_of_the_process_group_leaves_no_workers_or_connection_files(book
 
 @pytest.mark.slow
 def test_ctrl_c_prints_one_line_and_writes_nothing(book):
-    pidfile = book / "kernel.pid"
-    toybook.write_notebook(book / "notebooks" / "94_sleep.md", [
-        "import os, pathlib, time\nfrom orbitnet.store import write_results\n"
-        f"pathlib.Path(r'{pidfile}').write_text(str(os.getpid()))\n"
-        "write_results('94_sleep', {'started': True})\ntime.sleep(120)"])
-    proc = _spawn(book, "94_sleep")
+    proc, kernel = _start_with_kernel(
+        book, "94_sleep", "from orbitnet.store import write_results\n"
+        "write_results('94_sleep', {'started': True})\ntime.sleep(120)")
     try:
-        kernel = int(_wait_for(lambda: pidfile.exists() and pidfile.read_text(), 120,
-                               "the kernel to start"))
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=90)  # generous: CI machines may be loaded
