@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from orbitnet.book.registry import CHAPTERS, PROFILES
 from orbitnet.data import paths
@@ -124,6 +126,10 @@ def _grid(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command; Ctrl-C prints one line and exits with 130."""
+    # Ctrl-C must reach the command even when it was started with SIGINT ignored (a shell's
+    # background job, a parent that ignores it): otherwise the run could not be interrupted
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return _main(argv)
     except KeyboardInterrupt:
