@@ -223,15 +223,21 @@ def _hold(lock: str, ready: str, seconds: float) -> None:
         time.sleep(seconds)
 
 
+def _start_until_ready(target, args: tuple, ready: Path, timeout: float):
+    """Start ``target(*args)`` in a spawned process; return it once ``ready`` exists (or
+    ``timeout`` seconds passed, so the test's own assertions report what went wrong)."""
+    proc = mp.get_context("spawn").Process(target=target, args=args)
+    proc.start()
+    end = time.monotonic() + timeout
+    while not ready.exists() and time.monotonic() < end:
+        time.sleep(0.05)
+    return proc
+
+
 def test_a_held_lock_names_its_holder_and_waiters_wait(tmp_path):
     lock, ready = tmp_path / ".run.lock", tmp_path / "ready"
-    proc = mp.get_context("spawn").Process(target=_hold, args=(str(lock), str(ready), 2.0))
-    proc.start()
+    proc = _start_until_ready(_hold, (str(lock), str(ready), 2.0), ready, 10.0)
     try:
-        for _ in range(200):
-            if ready.exists():
-                break
-            time.sleep(0.05)
         busy = rf"another run holds .*pid {proc.pid}, the test's"
         with pytest.raises(store.Busy, match=busy), store.locked(lock, wait=False):
             pass
@@ -253,13 +259,8 @@ def _compute_slowly(path: str, ready: str) -> None:
 
 def test_two_runs_never_compute_one_artifact_at_once(tmp_path):
     p, ready = tmp_path / "x.h5", tmp_path / "ready"
-    proc = mp.get_context("spawn").Process(target=_compute_slowly, args=(str(p), str(ready)))
-    proc.start()
+    proc = _start_until_ready(_compute_slowly, (str(p), str(ready)), ready, 20.0)
     try:
-        for _ in range(400):
-            if ready.exists():
-                break
-            time.sleep(0.05)
         out = store.cached(p, {"a": 1}, {}, lambda: pytest.fail("computed twice"))
         assert np.array_equal(out["y"], np.full(3, 7.0))
     finally:
