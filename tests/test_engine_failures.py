@@ -55,3 +55,16 @@ def test_nan_in_a_library_is_an_error_at_build_time(monkeypatch):
     with pytest.raises(LibraryError, match=r"aperture_mass_target contains a non-finite value "
                                            r"at index \(7,\)"):
         build_library(**TINY)
+
+
+def test_orbits_between_the_two_tolerances_are_kept_and_counted_as_degraded():
+    # energy_tol below what any integration reaches: every orbit takes the retry and the
+    # fallback, then is kept because its drift is below accept_tol
+    lib = build_library(energy_tol=1e-14, **TINY)
+    assert lib.meta["n_failed"] == 0
+    assert lib.meta["n_degraded"] == lib.meta["n_fallback"] == 16
+    assert min(lib.meta["orbit_dE_over_E"]) >= 1e-14 and max(lib.meta["orbit_dE_over_E"]) < 1e-3
+    assert np.all(lib.aperture_mass.sum(axis=1) > 0)
+    # the same orbits with accept_tol at the retry level are excluded, which is an error
+    with pytest.raises(OrbitFailureError, match=r"16 of 16 orbit integrations failed"):
+        build_library(energy_tol=1e-14, accept_tol=1e-14, **TINY)

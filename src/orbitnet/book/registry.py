@@ -282,6 +282,12 @@ CHAPTERS: tuple[Chapter, ...] = (
               "(n_e, n_i2, n_i3) of the larger library ([]: skip)", lo=2, hi=40),
         Param("convergence_dithering", "int", 0, 0, "dithering of one more library "
               "(0: skip)", lo=0, hi=4),
+        Param("grid_workers", "int", None, None,
+              "Dask workers building the libraries (None: one per core)", lo=1, hi=256),
+        Param("grid_start_log_f", "float", None, None, "log10(M200/M*) where DYNAMITE's grid "
+              "search starts (None: the configuration's 1.0)", lo=-1.5, hi=1.5),
+        Param("grid_start_q", "float", None, None, "q where DYNAMITE's grid search starts "
+              "(None: the configuration's 0.54)", lo=0.05, hi=0.55),
     )),
     Chapter("08_conclusions", "Conclusions", (
         _galaxy("galaxy whose chapters are summarised"),

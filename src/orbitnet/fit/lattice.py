@@ -1,11 +1,10 @@
 """χ²(M/L) and GH cubes of engine libraries on a lattice of (log10 f, q) points, cached.
 
-A thin adapter until the Dask grid (``orbitnet.orblib.grid``) lands: each point is one engine
-library (:func:`orbitnet.fit.cube.engine_library`, cached by configuration) and one artifact
-``build/artifacts/<galaxy>/lattice/<digest>.h5`` with its χ²(M/L) sweep, the per-orbit GH
-coefficients on a coarser M/L grid (what cube emulators learn), the orbit mass rows and the
-measured CPU seconds of the library and of the sweep. M/L is always a rescaling of the
-library, as in DYNAMITE.
+Every point is built through the Dask grid of ``orbitnet grid``
+(:func:`orbitnet.orblib.grid.run_configs`: a LocalCluster, or any scheduler): one engine
+library and one analysis artifact with its χ²(M/L) sweep, the per-orbit GH coefficients on a
+coarser M/L grid (what cube emulators learn), the orbit mass rows and the measured CPU seconds
+of the library and of the sweep. M/L is always a rescaling of the library, as in DYNAMITE.
 """
 
 from __future__ import annotations
@@ -21,17 +20,16 @@ import numpy as np
 from orbitnet import store
 from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
-from orbitnet.fit.cube import (
-    engine_library,
-    engine_library_path,
-    galaxy_input_files,
-    weight_problem,
-)
+from orbitnet.fit.cube import galaxy_input_files, weight_problem
 from orbitnet.fit.gh import gh_per_orbit
-from orbitnet.fit.solver import WeightProblem, kin_column
+from orbitnet.fit.solver import WeightProblem, kin_column, observed_targets
 from orbitnet.fit.sweep import check_ml_grid, run_sweep
+from orbitnet.orblib.engine import EngineConfig
+from orbitnet.orblib.grid import GridResult, run_configs
+from orbitnet.orblib.library import OrbitLibrary
 
-__all__ = ["Point", "PointResult", "lattice_points", "point_result", "point_problem"]
+__all__ = ["Point", "PointResult", "LatticeAnalysis", "lattice_points", "point_config",
+           "point_results", "point_problem"]
 
 
 @dataclass(frozen=True)
@@ -90,73 +88,104 @@ def lattice_points(log_f: Sequence[float], q: Sequence[float]) -> list[Point]:
     return [Point(float(a), float(b)) for a in log_f for b in q]
 
 
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(store.canonical_json(obj).encode()).hexdigest()
+@dataclass(frozen=True, eq=False)
+class LatticeAnalysis:
+    """What a lattice point keeps of its library (picklable; the grid's per-point analysis):
+    the χ²(M/L) sweep (scipy's NNLS, as the chapters' cubes), the GH cube on ``ml_cube`` and
+    the orbit mass rows."""
 
+    v: np.ndarray
+    sigma: np.ndarray
+    targets: np.ndarray
+    errors: np.ndarray
+    ml: np.ndarray
+    ml_cube: np.ndarray
+    lum_intr_rel_err: float
+    sb_proj_rel_err: float
 
-def point_result(galaxy: Galaxy, point: Point, ml: Iterable[float], ml_cube: Iterable[float],
-                 engine: Mapping[str, Any] | None = None, n_threads: int | None = None,
-                 progress: bool = False, keep_library: bool = True) -> PointResult:
-    """Build (or load) the library at ``point`` and its sweep; cached by every input.
+    @classmethod
+    def for_galaxy(cls, galaxy: Galaxy, ml: Iterable[float],
+                   ml_cube: Iterable[float]) -> LatticeAnalysis:
+        k, c = galaxy.kinematics, galaxy.constants
+        targets, errors = observed_targets(k)
+        return cls(kin_column(k, "v"), kin_column(k, "sigma"), targets, errors,
+                   np.asarray(check_ml_grid(list(ml), "ml")),
+                   np.asarray(check_ml_grid(list(ml_cube), "ml_cube")),
+                   c.lum_intr_rel_err, c.sb_proj_rel_err)
 
-    Parameters
-    ----------
-    galaxy : inputs and constants.
-    point : (log10 f, q).
-    ml : M/L grid of the χ² sweep; ml_cube : M/L grid of the stored GH cube.
-    engine : engine settings overriding the galaxy's (e.g. ``n_e``, ``seed``, ``dithering``).
-    n_threads : engine threads.
-    keep_library : keep the engine library file (else delete it once the sweep is stored).
-    """
-    ml = check_ml_grid(list(ml), "ml")
-    ml_cube = check_ml_grid(list(ml_cube), "ml_cube")
-    if not 0.0 < point.q < 1.0 or not np.isfinite(point.log_f):
-        raise ValueError(f"point {point} is not a valid (log10 f, q)")
-    engine = dict(engine or {})
-    overrides = {**engine, "nfw_f": float(10.0 ** point.log_f), "q": float(point.q)}
-    inputs = store.input_hashes(galaxy_input_files(galaxy))
-    params = {"point": point.key(), "ml": ml, "ml_cube": ml_cube, "engine": overrides,
-              "lum_intr_rel_err": galaxy.constants.lum_intr_rel_err,
-              "sb_proj_rel_err": galaxy.constants.sb_proj_rel_err}
-    path = (paths.artifacts_dir(galaxy.name) / "lattice"
-            / f"point_{_digest({'p': params, 'i': inputs})[:16]}.h5")
-    cost: dict[str, float] = {}
+    def params(self) -> dict[str, Any]:
+        h = hashlib.sha256()
+        for arr in (self.v, self.sigma, self.targets, self.errors):
+            h.update(np.ascontiguousarray(arr, float).tobytes())
+        return {"kind": "lattice-1", "ml": self.ml.tolist(), "ml_cube": self.ml_cube.tolist(),
+                "kinematics_sha256": h.hexdigest(), "lum_intr_rel_err": self.lum_intr_rel_err,
+                "sb_proj_rel_err": self.sb_proj_rel_err}
 
-    def compute() -> dict[str, np.ndarray]:
-        c0, w0 = time.process_time(), time.perf_counter()
-        lib, _ = engine_library(galaxy, progress=progress, n_threads=n_threads, **overrides)
-        built = lib.meta.get("timings", {}).get("total_s")
-        cost["library_seconds"] = time.process_time() - c0
-        cost["library_wall_seconds"] = time.perf_counter() - w0
-        if built is not None:
-            cost["library_build_wall_seconds"] = float(built)
-        problem = weight_problem(galaxy, lib)
-        c1 = time.process_time()
-        res = run_sweep(lib, galaxy.kinematics, ml, n_jobs=1, progress=progress,
-                        problem=problem)
-        v, sig = kin_column(galaxy.kinematics, "v"), kin_column(galaxy.kinematics, "sigma")
-        gh = np.stack([gh_per_orbit(lib, v, sig, float(m)) for m in ml_cube]).astype(np.float32)
-        cost["sweep_seconds"] = time.process_time() - c1
-        cost["n_failed"] = float(lib.meta.get("n_failed", 0))
-        if not keep_library:
-            engine_library_path(galaxy, **overrides).unlink(missing_ok=True)
-        return {"ml": res.ml, "kinchi2": res.kinchi2, "chi2": res.chi2, "ml_cube": ml_cube,
+    def __call__(self, lib: OrbitLibrary) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        c0 = time.process_time()
+        problem = WeightProblem(lib, self.targets, self.errors,
+                                lum_intr_rel_err=self.lum_intr_rel_err,
+                                sb_proj_rel_err=self.sb_proj_rel_err)
+        res = run_sweep(lib, {"v": self.v, "sigma": self.sigma}, self.ml, n_jobs=1,
+                        progress=False, problem=problem, keep_gh=False)
+        gh = np.stack([gh_per_orbit(lib, self.v, self.sigma, float(m))
+                       for m in self.ml_cube]).astype(np.float32)
+        data = {"ml": res.ml, "kinchi2": res.kinchi2, "chi2": res.chi2, "ml_cube": self.ml_cube,
                 "gh": gh, "intrinsic_mass": lib.intrinsic_mass,
                 "aperture_mass": lib.aperture_mass,
                 "intrinsic_target": lib.intrinsic_mass_target,
                 "aperture_target": lib.aperture_mass_target}
+        return data, {"sweep_seconds": time.process_time() - c0,
+                      "kinchi2_min": float(np.min(res.kinchi2))}
 
-    data = store.cached(path, params, inputs, compute, attrs=cost, compression="gzip")
-    attrs = store.read_attrs(path)
-    return PointResult(point=point, ml=data["ml"], kinchi2=data["kinchi2"], chi2=data["chi2"],
-                       ml_cube=data["ml_cube"], gh=data["gh"],
-                       intrinsic_mass=data["intrinsic_mass"],
-                       aperture_mass=data["aperture_mass"],
-                       intrinsic_target=data["intrinsic_target"],
-                       aperture_target=data["aperture_target"],
-                       library_seconds=float(attrs["library_seconds"]),
-                       sweep_seconds=float(attrs["sweep_seconds"]),
-                       meta={k: attrs[k] for k in attrs if k not in ("parameters",)})
+
+def point_config(galaxy: Galaxy, point: Point, engine: Mapping[str, Any] | None = None
+                 ) -> EngineConfig:
+    """The engine configuration of ``point``: the galaxy's, then ``engine``, then the point."""
+    if not 0.0 < point.q < 1.0 or not np.isfinite(point.log_f):
+        raise ValueError(f"point {point} is not a valid (log10 f, q)")
+    return EngineConfig.from_constants(galaxy.constants, **{
+        **dict(engine or {}), "nfw_f": float(10.0 ** point.log_f), "q": float(point.q)})
+
+
+def point_results(galaxy: Galaxy, points: Sequence[Point], ml: Iterable[float],
+                  ml_cube: Iterable[float], engines: Sequence[Mapping[str, Any]] | None = None,
+                  n_workers: int | None = None, scheduler: str | None = None,
+                  progress: bool = True, desc: str = "lattice libraries"
+                  ) -> tuple[list[PointResult], GridResult]:
+    """Build (or load) the library and sweep of every point through the Dask grid
+    (:func:`orbitnet.orblib.grid.run_configs`); artifacts under
+    ``build/artifacts/<galaxy>/lattice/``, keyed by configuration, inputs and engine code.
+
+    ``engines`` gives each point's engine settings (default: the galaxy's); ``n_workers`` /
+    ``scheduler`` choose the cluster as for ``orbitnet grid``.
+    """
+    from orbitnet.orblib.engine.inputs import from_galaxy
+
+    points = list(points)
+    engines = list(engines) if engines is not None else [{}] * len(points)
+    if not points:
+        raise ValueError("no lattice points given")
+    configs = [point_config(galaxy, p, e) for p, e in zip(points, engines, strict=True)]
+    analysis = LatticeAnalysis.for_galaxy(galaxy, ml, ml_cube)
+    grid = run_configs([{"log_f": p.log_f, "q": p.q} for p in points], configs,
+                       from_galaxy(galaxy), store.input_hashes(galaxy_input_files(galaxy)),
+                       paths.artifacts_dir(galaxy.name) / "lattice", analysis=analysis,
+                       scheduler=scheduler, n_workers=n_workers, progress=progress, desc=desc)
+    out = []
+    for p, s in zip(points, grid.summaries, strict=True):
+        data = store.read_artifact(s["analysis_file"])
+        out.append(PointResult(
+            point=p, ml=data["ml"], kinchi2=data["kinchi2"], chi2=data["chi2"],
+            ml_cube=data["ml_cube"], gh=data["gh"], intrinsic_mass=data["intrinsic_mass"],
+            aperture_mass=data["aperture_mass"], intrinsic_target=data["intrinsic_target"],
+            aperture_target=data["aperture_target"],
+            library_seconds=float(s["library_seconds"]),
+            sweep_seconds=float(s["analysis"]["sweep_seconds"]),
+            meta={"key": s["key"], "n_failed": s["n_failed"],
+                  "n_degraded": s.get("n_degraded", 0),
+                  "max_abs_dE_over_E": s["max_abs_dE_over_E"]}))
+    return out, grid
 
 
 def point_problem(galaxy: Galaxy, intrinsic_mass: np.ndarray, aperture_mass: np.ndarray,

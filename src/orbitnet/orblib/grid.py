@@ -202,6 +202,7 @@ def build_point(task: PointTask) -> dict[str, Any]:
             lib_summary = {"library_seconds": lib.meta["timings"]["total_s"],
                            "timings": lib.meta["timings"], "n_orbits": lib.n_orbits,
                            "n_failed": lib.meta["n_failed"],
+                           "n_degraded": lib.meta["n_degraded"],
                            "max_abs_dE_over_E": lib.meta["max_abs_dE_over_E"],
                            "content_sha256": library_content_digest(lib)}
             save_library(lib, task.library_path)
@@ -328,23 +329,37 @@ def run_grid(space: ParameterSpace, points: Sequence[Mapping[str, float]], base:
              progress: bool = True, client=None) -> GridResult:
     """Build the library (and ``analysis``) of every point on a Dask cluster; see the module
     docstring. Points that already have trusted artifacts are only read."""
+    if not points:
+        raise GridError("empty design: no points to build")
+    return run_configs(points, point_configs(space, points, base), inputs, input_hashes,
+                       out_dir, analysis=analysis, scheduler=scheduler, n_workers=n_workers,
+                       connect_timeout=connect_timeout, progress=progress, client=client)
+
+
+def run_configs(points: Sequence[Mapping[str, float]], configs: Sequence[EngineConfig],
+                inputs: EngineInputs, input_hashes: Mapping[str, str], out_dir: Path | str,
+                analysis: Callable | None = None, scheduler: str | None = None,
+                n_workers: int | None = None, connect_timeout: float = 10.0,
+                progress: bool = True, client=None, desc: str = "grid") -> GridResult:
+    """:func:`run_grid` for explicit engine configurations (one per point, e.g. the same
+    point with several seeds or library sizes); ``points`` label them in the results."""
     from distributed import as_completed
     from tqdm.auto import tqdm
 
-    if not points:
-        raise GridError("empty design: no points to build")
+    if not points or len(points) != len(configs):
+        raise GridError(f"need one engine configuration per point, got {len(points)} points "
+                        f"and {len(configs)} configurations")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cfgs = point_configs(space, points, base)
     tasks = [PointTask(i, dict(p), c, inputs, dict(input_hashes), str(out_dir), analysis)
-             for i, (p, c) in enumerate(zip(points, cfgs, strict=True))]
+             for i, (p, c) in enumerate(zip(points, configs, strict=True))]
     t0 = time.perf_counter()
     own = client is None
     cluster = None
     if own:
         client, cluster = connect(scheduler, n_workers, connect_timeout)
     results: list[dict[str, Any] | None] = [None] * len(tasks)
-    bar = tqdm(total=len(tasks), desc="grid", unit="library", disable=not progress)
+    bar = tqdm(total=len(tasks), desc=desc, unit="library", disable=not progress)
     futures = []
     try:
         workers = len(client.scheduler_info(n_workers=-1)["workers"])

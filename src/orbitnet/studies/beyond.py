@@ -27,7 +27,7 @@ import numpy as np
 
 from orbitnet.data.galaxy import Galaxy
 from orbitnet.fit.chi2 import best_fit, sigma_levels
-from orbitnet.fit.lattice import Point, PointResult, point_problem, point_result
+from orbitnet.fit.lattice import Point, PointResult, point_problem, point_results
 from orbitnet.fit.search import (
     SearchParam,
     fit_gp,
@@ -62,6 +62,7 @@ class Lattice:
     log_f: np.ndarray
     q: np.ndarray
     results: list[PointResult]
+    grid: dict[str, Any] = field(default_factory=dict)  # how the Dask grid ran
 
     @property
     def n(self) -> int:
@@ -103,15 +104,16 @@ class Lattice:
 
 def build_lattice(galaxy: Galaxy, log_f: Sequence[float], q: Sequence[float],
                   ml: Sequence[float], ml_cube: Sequence[float], engine: dict | None = None,
-                  n_threads: int | None = None, progress: bool = True) -> Lattice:
-    """Build (or load) every library of the lattice."""
-    from tqdm.auto import tqdm
-
+                  n_workers: int | None = None, scheduler: str | None = None,
+                  progress: bool = True) -> Lattice:
+    """Build (or load) every library of the lattice through the Dask grid (a LocalCluster of
+    ``n_workers``, or ``scheduler``); the grid's wall time and workers are in ``.grid``."""
     pts = [Point(float(a), float(b)) for a in log_f for b in q]
-    res = [point_result(galaxy, p, ml, ml_cube, engine=engine, n_threads=n_threads,
-                        keep_library=False)
-           for p in tqdm(pts, desc="lattice libraries", disable=not progress)]
-    return Lattice(np.asarray(log_f, float), np.asarray(q, float), res)
+    res, grid = point_results(galaxy, pts, ml, ml_cube, [dict(engine or {})] * len(pts),
+                              n_workers=n_workers, scheduler=scheduler, progress=progress)
+    return Lattice(np.asarray(log_f, float), np.asarray(q, float), res,
+                   grid={"workers": grid.workers, "wall_seconds": grid.wall_seconds,
+                         "libraries_built": grid.n_built, "scheduler": grid.scheduler})
 
 
 def jitter(lat: Lattice) -> dict[str, float]:
@@ -143,11 +145,22 @@ def _node_best(lat: Lattice, i: int) -> dict[str, float]:
     return {"log_f": r.point.log_f, "q": r.point.q, "ml": r.ml_best}
 
 
-def dynamite_params(lat: Lattice) -> list[SearchParam]:
-    """DYNAMITE's start values and steps; minstep raised to the lattice spacing (stated)."""
+def grid_start(log_f: float | None, q: float | None) -> tuple[float, float] | None:
+    """(log_f, q) where DYNAMITE's grid search starts; None: the configuration's."""
+    if log_f is None and q is None:
+        return None
+    return (DYNAMITE_START["log_f"][0] if log_f is None else float(log_f),
+            DYNAMITE_START["q"][0] if q is None else float(q))
+
+
+def dynamite_params(lat: Lattice, start: Sequence[float] | None = None) -> list[SearchParam]:
+    """DYNAMITE's start values and steps; minstep raised to the lattice spacing (stated).
+    ``start`` = (log_f, q) replaces the configuration's start values (snapped to the lattice)."""
     out = []
-    for name, axis in (("log_f", lat.log_f), ("q", lat.q)):
+    for k, (name, axis) in enumerate((("log_f", lat.log_f), ("q", lat.q))):
         value, step, minstep = DYNAMITE_START[name]
+        if start is not None:
+            value = float(start[k])
         spacing = float(np.min(np.diff(axis))) if axis.size > 1 else step
         value = float(axis[int(np.argmin(np.abs(axis - value)))])
         step = max(step, spacing)
@@ -157,14 +170,16 @@ def dynamite_params(lat: Lattice) -> list[SearchParam]:
     return out
 
 
-def run_dynamite(lat: Lattice, budget: int | None, n_kin: int) -> Run:
+def run_dynamite(lat: Lattice, budget: int | None, n_kin: int,
+                 start: Sequence[float] | None = None) -> Run:
     threshold = THRESHOLD_FRACTION * sigma_levels(n_kin)[0]
-    tr = legacy_grid_search(dynamite_params(lat), lambda p: lat.results[lat.index(p)].chi2_min,
+    tr = legacy_grid_search(dynamite_params(lat, start), lambda p: lat.results[lat.index(p)].chi2_min,
                             threshold, MIN_DELTA_CHI2_ABS, n_max_mods=budget)
     idx = [lat.index(p) for p in tr.points]
     i = idx[int(np.argmin(tr.chi2))]
     return Run(_node_best(lat, i), idx, lat.cost(idx),
-               {"stopped_by": tr.stopped_by, "iterations": max(tr.iteration)})
+               {"stopped_by": tr.stopped_by, "iterations": max(tr.iteration),
+                "start": {"log_f": tr.points[0][0], "q": tr.points[0][1]}})
 
 
 def _fit_ml(u: np.ndarray, ml: np.ndarray, at: np.ndarray) -> float:
@@ -289,9 +304,10 @@ def run_cube(lat: Lattice, galaxy: Galaxy, kind: str, budget: int, seed: int,
 
 
 def run_strategy(name: str, lat: Lattice, galaxy: Galaxy, budget: int, seed: int, n_kin: int,
-                 dcnn: dict[str, Any] | None = None) -> Run:
+                 dcnn: dict[str, Any] | None = None,
+                 grid_start: Sequence[float] | None = None) -> Run:
     if name == "dynamite_grid":
-        return run_dynamite(lat, budget, n_kin)
+        return run_dynamite(lat, budget, n_kin, grid_start)
     if name == "quadratic":
         return run_quadratic(lat, budget, seed)
     if name == "gp_chi2":
@@ -335,8 +351,11 @@ def min_libraries(per_budget: dict[str, dict[str, Any]], frac: float = 0.9) -> f
 def run_study(lat: Lattice, galaxy: Galaxy, budgets: Sequence[int], seeds: Sequence[int],
               strategies: Sequence[str] = STRATEGIES, floor: float = 0.0,
               dcnn: dict[str, Any] | None = None, dcnn_budgets: Sequence[int] | None = None,
-              dcnn_seeds: Sequence[int] | None = None, progress: bool = True) -> tuple[dict[str, Any], dict[str, dict[str, list[Run]]]]:
-    """Every strategy at every budget (and seed, for the randomised ones), judged."""
+              dcnn_seeds: Sequence[int] | None = None, progress: bool = True,
+              grid_start: Sequence[float] | None = None
+              ) -> tuple[dict[str, Any], dict[str, dict[str, list[Run]]]]:
+    """Every strategy at every budget (and seed, for the randomised ones), judged;
+    ``grid_start`` = (log_f, q) starts DYNAMITE's grid search elsewhere than its config."""
     from tqdm.auto import tqdm
 
     n_kin = 4 * galaxy.n_bins
@@ -359,11 +378,11 @@ def run_study(lat: Lattice, galaxy: Galaxy, budgets: Sequence[int], seeds: Seque
             for s in run_seeds:
                 jobs.append((name, b, s))
     for name, b, s in tqdm(jobs, desc="strategies", disable=not progress):
-        run = run_strategy(name, lat, galaxy, b, s, n_kin, dcnn=dcnn)
+        run = run_strategy(name, lat, galaxy, b, s, n_kin, dcnn=dcnn, grid_start=grid_start)
         runs.setdefault(name, {}).setdefault(str(b), []).append(run)
     summary = {name: {b: summarise_runs(rs, truth) for b, rs in per.items()}
                for name, per in runs.items()}
-    converged = run_dynamite(lat, None, n_kin)
+    converged = run_dynamite(lat, None, n_kin, grid_start)
     results = {
         "truth": truth_summary(lat, truth),
         "strategies": summary,
@@ -434,12 +453,14 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
 def convergence(galaxy: Galaxy, lat: Lattice, ml: Sequence[float], ml_cube: Sequence[float],
                 engine: dict | None = None, seeds: Sequence[int] = (),
                 large: Sequence[int] = (), dithering: int = 0,
-                n_threads: int | None = None) -> dict[str, Any]:
+                n_workers: int | None = None, scheduler: str | None = None
+                ) -> dict[str, Any]:
     """Best fit and χ² against library size, seed and dithering at the lattice node nearest
     DYNAMITE's start (``ref``) and its lower neighbour in log f (``nbr``).
 
     ``large`` = (n_e, n_i2, n_i3) of a larger library (empty: skip), ``dithering`` > 1 a
-    dithered build at ``ref`` (0: skip). Rows come from cached lattice artifacts.
+    dithered build at ``ref`` (0: skip). The extra libraries are built together on one Dask
+    grid (cached like the lattice's).
     """
     engine = dict(engine or {})
     i_ref = int(np.argmin(np.abs(lat.log_f - DYNAMITE_START["log_f"][0])))
@@ -454,19 +475,27 @@ def convergence(galaxy: Galaxy, lat: Lattice, ml: Sequence[float], ml_cube: Sequ
                 "seed": seed, "chi2_min": r.chi2_min, "ml_best": r.ml_best,
                 "cpu_seconds": r.cpu_seconds}
 
-    def extra(p: PointResult, over: dict) -> PointResult:
-        return point_result(galaxy, p.point, ml, ml_cube, engine={**engine, **over},
-                            n_threads=n_threads, keep_library=False)
+    jobs: list[tuple[Point, dict]] = [(ref.point, {"seed": int(s)}) for s in seeds]
+    if large:
+        n_e, n_i2, n_i3 = (int(v) for v in large)
+        over = {"n_e": n_e, "n_i2": n_i2, "n_i3": n_i3}
+        jobs += [(ref.point, over), (nbr.point, over)]
+    if dithering and dithering > 1:
+        jobs.append((ref.point, {"dithering": int(dithering)}))
+    built: list[PointResult] = []
+    if jobs:
+        built, _ = point_results(galaxy, [p for p, _ in jobs], ml, ml_cube,
+                                 [{**engine, **o} for _, o in jobs], n_workers=n_workers,
+                                 scheduler=scheduler, desc="convergence libraries")
+    extra = iter(built)
 
     base_seed = engine.get("seed", "default")
     rows = [row("chapter", ref, n_lib, base_seed), row("chapter", nbr, n_lib, base_seed)]
     for s in seeds:
-        rows.append(row("chapter, other seed", extra(ref, {"seed": int(s)}), n_lib, int(s)))
+        rows.append(row("chapter, other seed", next(extra), n_lib, int(s)))
     out: dict[str, Any] = {}
     if large:
-        n_e, n_i2, n_i3 = (int(v) for v in large)
-        over = {"n_e": n_e, "n_i2": n_i2, "n_i3": n_i3}
-        big = [extra(ref, over), extra(nbr, over)]
+        big = [next(extra), next(extra)]
         rows += [row("larger", r, 3 * n_e * n_i2 * n_i3, base_seed) for r in big]
         out["large"] = {"n_orbits": 3 * n_e * n_i2 * n_i3,
                         "ml_best_ref": big[0].ml_best, "ml_best_nbr": big[1].ml_best,
@@ -474,7 +503,7 @@ def convergence(galaxy: Galaxy, lat: Lattice, ml: Sequence[float], ml_cube: Sequ
                         "cpu_seconds_per_library": float(np.mean([b.cpu_seconds
                                                                   for b in big]))}
     if dithering and dithering > 1:
-        d = extra(ref, {"dithering": int(dithering)})
+        d = next(extra)
         rows.append(row(f"dithering {dithering}", d, n_lib, base_seed))
         out["dithered"] = {"dithering": int(dithering), "chi2_min": d.chi2_min,
                            "ml_best": d.ml_best, "cpu_seconds": d.cpu_seconds}
@@ -573,8 +602,12 @@ def sentences(res: dict[str, Any]) -> dict[str, str]:
 
 
 def chapter_results(results: dict[str, Any], conv: dict[str, Any],
-                    engine: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
-    """The results JSON of Chapter 9."""
+                    engine: dict[str, Any], profile: dict[str, Any],
+                    grid: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The results JSON of Chapter 9; ``grid`` says how the truth lattice was built (Dask
+    workers, wall seconds, libraries built in this run)."""
     out = {**results, "convergence": conv, "engine": engine, "configuration": profile}
+    if grid is not None:
+        out["truth"] = {**out["truth"], "grid": grid}
     out["sentences"] = sentences(out)
     return out

@@ -58,6 +58,7 @@ class EngineConfig:
     n_samples: int = 50000
     rtol: float = 1e-9  # DOP853 tolerance (rtol = atol, km and km/s); DYNAMITE uses 1e-5
     energy_tol: float = 1e-5  # an orbit above this |dE/E| is retried (FAILURE_POLICY)
+    accept_tol: float = 1e-3  # after every retry, an orbit below this |dE/E| is kept, counted
     max_steps: int = 10_000_000
     max_failed_fraction: float = 0.02  # more excluded integrations than this is an error
     n_cross: int = 400  # y = 0 crossings per thin-tube width
@@ -80,8 +81,11 @@ class EngineConfig:
 
 
 FAILURE_POLICY = ("an orbit is integrated at rtol, retried at rtol/10, then (the fallback) at "
-                  "rtol/100 with 10x max_steps; one that still fails (integrator stopped or "
-                  "|dE/E| >= energy_tol) is excluded: its observables are zero (with "
+                  "rtol/100 with 10x max_steps until |dE/E| < energy_tol; after the fallback "
+                  "an orbit with energy_tol <= |dE/E| < accept_tol is kept and counted as "
+                  "degraded (DYNAMITE retries only above 1e-2); one that still fails "
+                  "(integrator stopped or |dE/E| >= accept_tol) is excluded: its observables "
+                  "are zero (with "
                   "dithering the surviving sub-orbits are pooled to full weight); more than "
                   "max_failed_fraction of the integrations excluded is an error")
 
@@ -104,7 +108,8 @@ def _energy_error(samples, e0, sc, mge):
 
 
 @nb.njit(cache=True, parallel=True)
-def _run_batch(starts, t_end, kinds, jobs, seed, n_samp, rtol, energy_tol, max_steps,
+def _run_batch(starts, t_end, kinds, jobs, seed, n_samp, rtol, energy_tol, accept_tol,
+               max_steps,
                grid, sc, mge, proj, ap, bins, psf_sig, psf_cw, vel, r_edges, n_th, n_ph,
                weight, losvd, intr, info):
     """Integrate and observe orbits in parallel; info = (type, |dE/E|, steps, status, rtol,
@@ -112,8 +117,9 @@ def _run_batch(starts, t_end, kinds, jobs, seed, n_samp, rtol, energy_tol, max_s
 
     Each orbit is tried at rtol, then rtol / 10, then (the fallback) rtol / 100 with ten
     times ``max_steps``; it is accepted when the integrator finished and |dE/E| <
-    ``energy_tol``. An orbit that fails all three is not observed (its losvd and intrinsic
-    masses stay zero) and keeps a nonzero status.
+    ``energy_tol``. After the fallback an orbit that finished with |dE/E| < ``accept_tol``
+    is kept (the caller counts it as degraded); one that fails all three otherwise is not
+    observed (its losvd and intrinsic masses stay zero) and keeps a nonzero status.
     """
     for b in nb.prange(starts.shape[0]):
         state = orbit_seed(seed, jobs[b])
@@ -140,6 +146,8 @@ def _run_batch(starts, t_end, kinds, jobs, seed, n_samp, rtol, energy_tol, max_s
                 break
             if status == 0:
                 status = 3  # ENERGY: finished, but |dE/E| too large
+        if status == 3 and de < accept_tol:
+            status = 0  # degraded: kept after the fallback, counted by the caller
         otype = 0
         if status == 0:
             otype = orbit_class(samples)
@@ -203,9 +211,10 @@ def _integrate_all(ss: StartSpace, pot: Potential, obs: Observation, cfg: Engine
             with nb.parallel_chunksize(1):
                 _run_batch(np.ascontiguousarray(starts[sel]), t_end[sel], kinds[sel],
                            sel.astype(np.int64), cfg.seed, cfg.n_samples, cfg.rtol,
-                           cfg.energy_tol, cfg.max_steps, *pot.args, obs.proj, obs.aperture,
-                           obs.bins, obs.psf_sigma, obs.psf_cumweight, obs.vel, obs.r_edges,
-                           obs.n_theta, obs.n_phi, weight, lb, ib, ibat)
+                           cfg.energy_tol, cfg.accept_tol, cfg.max_steps, *pot.args,
+                           obs.proj, obs.aperture, obs.bins, obs.psf_sigma,
+                           obs.psf_cumweight, obs.vel, obs.r_edges, obs.n_theta, obs.n_phi,
+                           weight, lb, ib, ibat)
             info[sel] = ibat
             np.add.at(losvd, lib[sel], lb)
             np.add.at(intr, lib[sel], ib)
@@ -232,8 +241,9 @@ def check_failures(failed: np.ndarray, max_fraction: float) -> None:
     n, total = int(np.count_nonzero(failed)), int(failed.size)
     if n > max_fraction * total:
         raise OrbitFailureError(
-            f"{n} of {total} orbit integrations failed after the retry at rtol/10 and the "
-            f"fallback at rtol/100 with 10x max_steps (orbits {np.flatnonzero(failed)[:20].tolist()}"
+            f"{n} of {total} orbit integrations failed (integrator stopped or |dE/E| >= "
+            f"accept_tol) after the retry at rtol/10 and the fallback at rtol/100 with 10x "
+            f"max_steps (orbits {np.flatnonzero(failed)[:20].tolist()}"
             f"{' ...' if n > 20 else ''}); at most max_failed_fraction={max_fraction} "
             f"({int(max_fraction * total)}) may be excluded")
 
@@ -324,6 +334,7 @@ def build_library(config: EngineConfig | None = None, inputs: EngineInputs | Non
         "orbit_class_raw": info[:, 0].astype(int).tolist(),
         "n_retries": int(np.count_nonzero(info[:, 5] > 1)),
         "n_fallback": int(np.count_nonzero(info[:, 5] > 2)),
+        "n_degraded": int(np.count_nonzero((info[:, 3] == 0) & (info[:, 1] >= cfg.energy_tol))),
         "n_failed": int(np.count_nonzero(info[:, 3] != 0)),
         "failed_orbits": np.flatnonzero(info[:, 3] != 0).tolist(),
         "orbit_status": info[:, 3].astype(int).tolist(),
