@@ -203,3 +203,14 @@ def test_list_and_table_show_every_parameter(capsys):
     row = list(table["name"]).index("recipes")
     assert table["this run"][row] == "['fast']"
     assert table["quick"][row] == "['fast']" and table["default (full)"][row] == "['thesis', 'fast']"
+
+
+def test_quick_gan_chapter_reuses_the_quick_dcnn_chapter_network():
+    """Chapter 5's quick DCNN has Chapter 3's quick epochs, so it is loaded, not retrained
+    (a mismatch once cost 170 s of the quick book)."""
+    dcnn = registry.get_chapter("03_dcnn").param("epochs")
+    gan = registry.get_chapter("05_gan").param("dcnn_epochs")
+    assert gan.quick == dcnn.quick
+    assert gan.default == dcnn.default
+    assert registry.get_chapter("05_gan").param("dcnn_recipe").quick == \
+        registry.get_chapter("03_dcnn").param("recipe").quick

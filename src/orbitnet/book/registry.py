@@ -197,8 +197,9 @@ CHAPTERS: tuple[Chapter, ...] = (
         Param("dcnn_recipe", "str", "fast", "fast",
               "DCNN to compare with, read from its chapter or trained here", choices=RECIPES),
         Param("dcnn_loss", "str", "l1_err", "l1_err", "its loss", choices=LOSSES),
-        Param("dcnn_epochs", "int", None, None,
-              "None: the recipe's; a number trains a shorter DCNN here", lo=1, hi=10000),
+        Param("dcnn_epochs", "int", None, 1,
+              "epochs of that DCNN (None: the recipe's); the DCNN chapter's network of these "
+              "epochs is used when stored, else one is trained here", lo=1, hi=10000),
         _ml_show("M/L of the cGAN images shown"),
         _n_jobs(),
     ), (_source_conflict,)),
