@@ -214,3 +214,12 @@ def test_quick_gan_chapter_reuses_the_quick_dcnn_chapter_network():
     assert gan.default == dcnn.default
     assert registry.get_chapter("05_gan").param("dcnn_recipe").quick == \
         registry.get_chapter("03_dcnn").param("recipe").quick
+
+
+def test_parameter_table_html_has_no_dtype_row():
+    html = params.parameter_table("02_orbit_libraries")._repr_html_()
+    rows = html.split("<tr>")[1:]
+    assert rows[0].startswith("<th>name</th>")  # the header, then the parameters at once
+    assert rows[1].startswith("<td>galaxy</td>") and len(rows) == 1 + len(
+        registry.get_chapter("02_orbit_libraries").params)
+    assert "length=" not in html and "<th>str" not in html

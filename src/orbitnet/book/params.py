@@ -323,10 +323,17 @@ def parameter_table(chapter_id: str, used: Mapping[str, Any] | None = None):
     """
     from astropy.table import Table
 
+    class ParameterTable(Table):
+        """A table shown in the book without astropy's dtype row and length caption."""
+
+        def _repr_html_(self) -> str:
+            return self._base_repr_(html=True, descr_vals=[], show_dtype=False,
+                                    max_width=-1, max_lines=-1, tableclass="table")
+
     rows = table_rows(chapter_id, used)
     if not rows:
-        return Table(names=("name",), dtype=(str,))
-    return Table(rows=[list(r.values()) for r in rows], names=list(rows[0]))
+        return ParameterTable(names=("name",), dtype=(str,))
+    return ParameterTable(rows=[list(r.values()) for r in rows], names=list(rows[0]))
 
 
 def markdown_table(chapter_id: str) -> str:
