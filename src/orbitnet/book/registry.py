@@ -118,7 +118,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         _orblib_dir("a DYNAMITE run or models/orblib_XXX_YYY folder (None: the reference run)"),
         Param("ml_start", "float", 1.0, 1.0, "first M/L of the grid", unit=ML_UNIT, lo=0, lo_open=True),
         Param("ml_stop", "float", 9.0, 9.0, "last M/L of the grid", unit=ML_UNIT, lo=0, lo_open=True),
-        Param("ml_step", "float", 0.05, 0.05, "M/L grid step", unit=ML_UNIT, lo=0, lo_open=True,
+        Param("ml_step", "float", 0.05, 0.1, "M/L grid step", unit=ML_UNIT, lo=0, lo_open=True,
               cost=_grid_cube),
         _ml_show("M/L whose coefficient images are shown"),
         Param("ml_multiples", "list[float]", [2.0, 4.0, 6.0, 8.0], [2.0, 4.0, 6.0, 8.0],
