@@ -222,3 +222,25 @@ def test_failed_points_are_reported_not_hidden(galaxy, tmp_path):
                                         r": OrbitFailureError: 4 of 16 orbit integrations"):
         grid_sweeps(galaxy, {"f-dh": (0.0, 1.5)}, n=2, out_dir=tmp_path, ml=ML, n_workers=1,
                     progress=False, **{**TINY, "max_steps": 60})
+
+
+def test_the_distributed_cancel_bug_log_is_dropped_and_nothing_else():
+    import logging
+
+    from orbitnet.orblib.grid import CancelBugFilter
+
+    def record(exc):
+        try:
+            raise exc
+        except Exception:
+            import sys
+
+            return logging.LogRecord("tornado.application", logging.ERROR, __file__, 1,
+                                     "Exception in callback", None, sys.exc_info())
+
+    f = CancelBugFilter()
+    assert not f.filter(record(NameError("cannot access free variable 'future' where it is "
+                                         "not associated with a value in enclosing scope")))
+    assert f.filter(record(NameError("name 'x' is not defined")))
+    assert f.filter(record(ValueError("'future'")))
+    assert f.filter(logging.LogRecord("x", logging.ERROR, __file__, 1, "plain", None, None))
