@@ -266,3 +266,12 @@ def test_two_runs_never_compute_one_artifact_at_once(tmp_path):
     finally:
         proc.join(10)
     assert proc.exitcode == 0
+
+
+def test_an_interval_open_at_an_end_is_glued_as_text():
+    from orbitnet.store import open_interval_text
+
+    assert open_interval_text([8.668988, None]) == "≥ 8.669 (open: the grid ends first)"
+    assert open_interval_text([None, 1.25]) == "≤ 1.25 (open: the grid starts later)"
+    assert open_interval_text([None, None]).startswith("the whole grid")
+    assert open_interval_text([5.7, 5.9]) == "5.7–5.9"

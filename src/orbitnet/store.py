@@ -715,6 +715,19 @@ def format_number(value: float, fmt: str = "{:.4g}") -> str:
     return fmt.format(value)
 
 
+def open_interval_text(value: Sequence[float | None], fmt: str = "{:.4g}") -> str:
+    """An interval whose end(s) lie beyond the grid (None): "≥ 8.669", "≤ 1.2" or "the whole
+    grid"."""
+    lo, hi = value
+    if lo is None and hi is None:
+        return "the whole grid (no end inside it)"
+    if hi is None:
+        return f"≥ {format_number(float(lo), fmt)} (open: the grid ends first)"
+    if lo is None:
+        return f"≤ {format_number(float(hi), fmt)} (open: the grid starts later)"
+    return "–".join(format_number(float(v), fmt) for v in value)
+
+
 class GluedText:
     """A preformatted value whose text/plain form has no quotes (for ``{glue:text}``)."""
 
@@ -746,6 +759,9 @@ def glue_results(data: Mapping[str, Any], fmt: str = "{:.4g}") -> None:
         elif isinstance(value, list) and len(value) == 2 and all(
                 isinstance(v, (int, float)) for v in value):  # an interval
             text = "–".join(format_number(float(v), fmt) for v in value)
+        elif isinstance(value, list) and len(value) == 2 and all(
+                v is None or isinstance(v, (int, float)) for v in value):  # open at an end
+            text = open_interval_text(value, fmt)
         elif isinstance(value, list) and 0 < len(value) <= 8 and all(
                 isinstance(v, (int, float)) for v in value):
             text = ", ".join(format_number(float(v), "{:.2g}") for v in value)
