@@ -244,3 +244,14 @@ def test_the_distributed_cancel_bug_log_is_dropped_and_nothing_else():
     assert f.filter(record(NameError("name 'x' is not defined")))
     assert f.filter(record(ValueError("'future'")))
     assert f.filter(logging.LogRecord("x", logging.ERROR, __file__, 1, "plain", None, None))
+
+
+def test_run_configs_needs_one_configuration_per_point(tmp_path):
+    from orbitnet.orblib.engine import EngineConfig
+    from orbitnet.orblib.grid import run_configs
+
+    with pytest.raises(GridError, match="one engine configuration per point, got 2 points "
+                                        "and 1 configurations"):
+        run_configs([{"log_f": 0.5}, {"log_f": 1.0}], [EngineConfig()], None, {}, tmp_path)
+    with pytest.raises(GridError, match="got 0 points"):
+        run_configs([], [], None, {}, tmp_path)
