@@ -148,3 +148,18 @@ def test_min_libraries_needs_every_larger_budget():
     assert min_libraries(per) == 9
     per["9"]["frac_inside_1sigma"] = 0.8
     assert min_libraries(per) is None
+
+
+def test_grid_search_starts_where_asked_and_walks_to_the_bowl():
+    from orbitnet.studies.beyond import grid_start
+
+    assert grid_start(None, None) is None
+    assert grid_start(-1.0, None) == (-1.0, 0.54)
+    lat = fake_lattice()
+    run = run_dynamite(lat, None, 608, grid_start(-1.0, 0.42))
+    assert run.extra["start"] == {"log_f": -1.0, "q": 0.42}
+    default = run_dynamite(lat, None, 608)
+    assert default.extra["start"] == {"log_f": 1.0, "q": 0.54}
+    # both walk to the bowl's lattice minimum (log f 0.0 or 0.5, q 0.46)
+    for r in (run, default):
+        assert r.best["q"] == 0.46 and r.best["log_f"] in (0.0, 0.5)
