@@ -257,6 +257,34 @@ class CancelBugFilter(logging.Filter):
         return not (isinstance(exc, NameError) and "'future'" in str(exc))
 
 
+class LostSchedulerFilter(logging.Filter):
+    """Drops a local worker's logs of a lost scheduler connection (``CommClosedError``,
+    ``StreamClosedError``, "Failed to communicate with scheduler during heartbeat").
+
+    Installed only in the worker processes of the grid's own ``LocalCluster``: they share our
+    stderr, and after Ctrl-C the scheduler can stop before a worker busy in a library does, so
+    the worker's next heartbeat logs a traceback about a shutdown that was asked for. A real
+    loss of a worker still reaches the grid as an error of its point."""
+
+    NAMES = ("CommClosedError", "StreamClosedError")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and type(exc).__name__ in self.NAMES:
+            return False
+        return "Failed to communicate with scheduler" not in record.getMessage()
+
+
+def quiet_lost_scheduler() -> int:
+    """Install :class:`LostSchedulerFilter` on this process's ``distributed`` log handlers
+    (run on each local worker); returns how many handlers carry it."""
+    handlers = logging.getLogger("distributed").handlers
+    for h in handlers:
+        if not any(isinstance(f, LostSchedulerFilter) for f in h.filters):
+            h.addFilter(LostSchedulerFilter())
+    return len(handlers)
+
+
 def _quiet_cancel_bug() -> None:
     log = logging.getLogger("tornado.application")
     if not any(isinstance(f, CancelBugFilter) for f in log.filters):
@@ -382,6 +410,8 @@ def run_configs(points: Sequence[Mapping[str, float]], configs: Sequence[EngineC
     futures = []
     try:
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        if cluster is not None:  # our own workers write to our stderr
+            client.run(quiet_lost_scheduler)
         client.run(warm_up, inputs)
         futures = client.map(build_point, tasks, key=[f"point-{t.index}-{t.key}"
                                                       for t in tasks])
