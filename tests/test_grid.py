@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from orbitnet.data import paths
 from orbitnet.fit.grids import grid_sweeps, read_sweep
 from orbitnet.orblib.grid import GridError, connect, design
 from orbitnet.orblib.params import ParameterError, ParameterSpace
@@ -246,6 +247,42 @@ def test_the_distributed_cancel_bug_log_is_dropped_and_nothing_else():
     assert f.filter(logging.LogRecord("x", logging.ERROR, __file__, 1, "plain", None, None))
 
 
+def test_local_workers_drop_only_lost_scheduler_logs():
+    """After Ctrl-C a local worker may outlive the scheduler by a heartbeat; that traceback is
+    dropped, any other worker log passes, and a local grid installs the filter in each worker."""
+    import logging
+
+    from distributed import Client, LocalCluster
+    from distributed.comm.core import CommClosedError
+
+    from orbitnet.orblib.grid import LostSchedulerFilter, quiet_lost_scheduler
+
+    def record(msg, exc=None):
+        info = None
+        if exc is not None:
+            try:
+                raise exc
+            except Exception:
+                info = sys.exc_info()
+        return logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1, msg, None,
+                                 info)
+
+    f = LostSchedulerFilter()
+    assert not f.filter(record("Failed to communicate with scheduler during heartbeat.",
+                               CommClosedError("in <TCP (closed)>: Stream is closed")))
+    assert not f.filter(record("Worker stream died", CommClosedError("closed")))
+    assert f.filter(record("Compute Failed", ValueError("boom")))
+    assert f.filter(record("Worker is at 95% memory"))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        assert sorted(client.run(quiet_lost_scheduler).values()) == [1, 1]
+        assert sorted(client.run(quiet_lost_scheduler).values()) == [1, 1]  # idempotent
+        assert client.run(lambda: sum(isinstance(x, LostSchedulerFilter) for h in
+                                      logging.getLogger("distributed").handlers
+                                      for x in h.filters)) == dict.fromkeys(
+            client.scheduler_info()["workers"], 1)
+
+
 def test_run_configs_needs_one_configuration_per_point(tmp_path):
     from orbitnet.orblib.engine import EngineConfig
     from orbitnet.orblib.grid import run_configs
@@ -255,3 +292,30 @@ def test_run_configs_needs_one_configuration_per_point(tmp_path):
         run_configs([{"log_f": 0.5}, {"log_f": 1.0}], [EngineConfig()], None, {}, tmp_path)
     with pytest.raises(GridError, match="got 0 points"):
         run_configs([], [], None, {}, tmp_path)
+
+
+def test_library_sweep_with_a_cube_matches_the_chapters_cube(galaxy, small_cube):
+    """One analysis class for `orbitnet grid` and Chapter 9's lattice: with `ml_cube` it also
+    keeps the GH cube and mass rows, and both solvers give the chapters' cube's numbers."""
+    from orbitnet.fit import cube
+    from orbitnet.fit.grids import LibrarySweep
+
+    truth, _ = small_cube()
+    lib, _ = cube.load_dynamite_library(paths.dynamite_run_dir())
+    out = {}
+    for solver in ("warm", "scipy"):
+        an = LibrarySweep.for_galaxy(galaxy, truth.ml, ml_cube=truth.ml[[2, 9]], solver=solver)
+        data, summ = an(lib)
+        out[solver] = data
+        np.testing.assert_allclose(data["kinchi2"], truth.kinchi2, rtol=1e-9)
+        np.testing.assert_allclose(data["gh"], truth.gh[[2, 9]], rtol=1e-5, atol=1e-6)
+        assert data["gh"].dtype == np.float32 and data["aperture_mass"].shape == (
+            lib.n_orbits, lib.n_bins)
+        assert summ["cpu_seconds"] > 0 and summ["ml_best"] == truth.ml[np.argmin(truth.kinchi2)]
+        assert an.params()["ml_cube"] == list(truth.ml[[2, 9]])
+    assert LibrarySweep.for_galaxy(galaxy, truth.ml).params()["solver"] == "nnls_warm-2"
+    assert "ml_cube" not in LibrarySweep.for_galaxy(galaxy, truth.ml).params()
+    assert (LibrarySweep.for_galaxy(galaxy, truth.ml, solver="scipy").params()
+            != LibrarySweep.for_galaxy(galaxy, truth.ml).params())
+    with pytest.raises(ValueError, match="solver must be 'warm' or 'scipy', got 'lsq'"):
+        LibrarySweep.for_galaxy(galaxy, truth.ml, solver="lsq")

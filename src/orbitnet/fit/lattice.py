@@ -9,8 +9,6 @@ of the library and of the sweep. M/L is always a rescaling of the library, as in
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,14 +19,13 @@ from orbitnet import store
 from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
 from orbitnet.fit.cube import galaxy_input_files, weight_problem
-from orbitnet.fit.gh import gh_per_orbit
-from orbitnet.fit.solver import WeightProblem, kin_column, observed_targets
-from orbitnet.fit.sweep import check_ml_grid, run_sweep
+from orbitnet.fit.grids import LibrarySweep
+from orbitnet.fit.solver import WeightProblem
 from orbitnet.orblib.engine import EngineConfig
 from orbitnet.orblib.grid import GridResult, run_configs
 from orbitnet.orblib.library import OrbitLibrary
 
-__all__ = ["Point", "PointResult", "LatticeAnalysis", "lattice_points", "point_config",
+__all__ = ["Point", "PointResult", "lattice_points", "point_config",
            "point_results", "point_problem"]
 
 
@@ -88,57 +85,6 @@ def lattice_points(log_f: Sequence[float], q: Sequence[float]) -> list[Point]:
     return [Point(float(a), float(b)) for a in log_f for b in q]
 
 
-@dataclass(frozen=True, eq=False)
-class LatticeAnalysis:
-    """What a lattice point keeps of its library (picklable; the grid's per-point analysis):
-    the χ²(M/L) sweep (scipy's NNLS, as the chapters' cubes), the GH cube on ``ml_cube`` and
-    the orbit mass rows."""
-
-    v: np.ndarray
-    sigma: np.ndarray
-    targets: np.ndarray
-    errors: np.ndarray
-    ml: np.ndarray
-    ml_cube: np.ndarray
-    lum_intr_rel_err: float
-    sb_proj_rel_err: float
-
-    @classmethod
-    def for_galaxy(cls, galaxy: Galaxy, ml: Iterable[float],
-                   ml_cube: Iterable[float]) -> LatticeAnalysis:
-        k, c = galaxy.kinematics, galaxy.constants
-        targets, errors = observed_targets(k)
-        return cls(kin_column(k, "v"), kin_column(k, "sigma"), targets, errors,
-                   np.asarray(check_ml_grid(list(ml), "ml")),
-                   np.asarray(check_ml_grid(list(ml_cube), "ml_cube")),
-                   c.lum_intr_rel_err, c.sb_proj_rel_err)
-
-    def params(self) -> dict[str, Any]:
-        h = hashlib.sha256()
-        for arr in (self.v, self.sigma, self.targets, self.errors):
-            h.update(np.ascontiguousarray(arr, float).tobytes())
-        return {"kind": "lattice-1", "ml": self.ml.tolist(), "ml_cube": self.ml_cube.tolist(),
-                "kinematics_sha256": h.hexdigest(), "lum_intr_rel_err": self.lum_intr_rel_err,
-                "sb_proj_rel_err": self.sb_proj_rel_err}
-
-    def __call__(self, lib: OrbitLibrary) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        c0 = time.process_time()
-        problem = WeightProblem(lib, self.targets, self.errors,
-                                lum_intr_rel_err=self.lum_intr_rel_err,
-                                sb_proj_rel_err=self.sb_proj_rel_err)
-        res = run_sweep(lib, {"v": self.v, "sigma": self.sigma}, self.ml, n_jobs=1,
-                        progress=False, problem=problem, keep_gh=False)
-        gh = np.stack([gh_per_orbit(lib, self.v, self.sigma, float(m))
-                       for m in self.ml_cube]).astype(np.float32)
-        data = {"ml": res.ml, "kinchi2": res.kinchi2, "chi2": res.chi2, "ml_cube": self.ml_cube,
-                "gh": gh, "intrinsic_mass": lib.intrinsic_mass,
-                "aperture_mass": lib.aperture_mass,
-                "intrinsic_target": lib.intrinsic_mass_target,
-                "aperture_target": lib.aperture_mass_target}
-        return data, {"sweep_seconds": time.process_time() - c0,
-                      "kinchi2_min": float(np.min(res.kinchi2))}
-
-
 def point_config(galaxy: Galaxy, point: Point, engine: Mapping[str, Any] | None = None
                  ) -> EngineConfig:
     """The engine configuration of ``point``: the galaxy's, then ``engine``, then the point."""
@@ -167,7 +113,7 @@ def point_results(galaxy: Galaxy, points: Sequence[Point], ml: Iterable[float],
     if not points:
         raise ValueError("no lattice points given")
     configs = [point_config(galaxy, p, e) for p, e in zip(points, engines, strict=True)]
-    analysis = LatticeAnalysis.for_galaxy(galaxy, ml, ml_cube)
+    analysis = LibrarySweep.for_galaxy(galaxy, ml, ml_cube, solver="scipy")
     grid = run_configs([{"log_f": p.log_f, "q": p.q} for p in points], configs,
                        from_galaxy(galaxy), store.input_hashes(galaxy_input_files(galaxy)),
                        paths.artifacts_dir(galaxy.name) / "lattice", analysis=analysis,
@@ -181,7 +127,7 @@ def point_results(galaxy: Galaxy, points: Sequence[Point], ml: Iterable[float],
             aperture_mass=data["aperture_mass"], intrinsic_target=data["intrinsic_target"],
             aperture_target=data["aperture_target"],
             library_seconds=float(s["library_seconds"]),
-            sweep_seconds=float(s["analysis"]["sweep_seconds"]),
+            sweep_seconds=float(s["analysis"]["cpu_seconds"]),
             meta={"key": s["key"], "n_failed": s["n_failed"],
                   "n_degraded": s.get("n_degraded", 0),
                   "max_abs_dE_over_E": s["max_abs_dE_over_E"]}))
@@ -191,8 +137,6 @@ def point_results(galaxy: Galaxy, points: Sequence[Point], ml: Iterable[float],
 def point_problem(galaxy: Galaxy, intrinsic_mass: np.ndarray, aperture_mass: np.ndarray,
                   intrinsic_target: np.ndarray, aperture_target: np.ndarray) -> WeightProblem:
     """The NNLS system for given (e.g. emulated) orbit mass rows and the MGE's targets."""
-    from orbitnet.orblib.library import OrbitLibrary
-
     n_orb, n_bins = aperture_mass.shape
     stub = OrbitLibrary(
         losvd=np.zeros((n_orb, 1, n_bins)), vel_centres=np.zeros(1), ml_library=1.0,
