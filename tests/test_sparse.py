@@ -103,3 +103,36 @@ def test_verdicts_compare_sparsest_steps():
     assert out["pca_gp_vs_linear"] == "fewer models than"
     assert out["dcnn_thesis_vs_linear"] == "was not compared with"
     assert (out["sparsest_methods"], out["sparsest_k"]) == ("grid_parabola, pca_gp", "32")
+
+
+@pytest.mark.slow
+def test_networks_train_in_worker_processes_reproducibly(small, tmp_path, monkeypatch):
+    """A study's networks are trained first, two worker processes at a time (memory stays
+    bounded), then only loaded; a network retrained in another process is identical."""
+    import numpy as np
+
+    from orbitnet.emulators.cache import train_in_processes
+
+    truth, problem = small
+    monkeypatch.setattr(sparse.paths, "ARTIFACTS", tmp_path)
+    kw = dict(steps=[4], methods=["dcnn"], network_offsets=2, gradient_steps=3,
+              galaxy="g", progress=False, n_jobs=2)
+    study = sparse.run_study(truth, problem, **kw)
+    assert study.settings["networks_trained_in_processes"] == {"dcnn": 2}
+    assert [(r["k"], r["offset"]) for r in study.runs] == [(4, 0), (4, 2)]
+    again = sparse.run_study(truth, problem, **kw)
+    assert again.settings["networks_trained_in_processes"] == {"dcnn": 0}  # all stored
+    jobs = [sparse.network_job("dcnn", truth.ml.size, 4, o, 0, 3, "g") for o in (0, 2)]
+    first = [Emulator.load(j.out_dir) for j in jobs]
+    assert train_in_processes(truth, problem, jobs[:1], progress=False) == 0  # stored
+    for j in jobs:
+        (j.out_dir / "fingerprint.json").unlink()
+    assert train_in_processes(truth, problem, jobs[:1], n_jobs=1, progress=False) == 0  # one
+    # one process per network, one after the other: each retrains exactly as before
+    assert train_in_processes(truth, problem, jobs, n_jobs=1, per_process=1,
+                              progress=False) == 2
+    for j, emu in zip(jobs, first, strict=True):
+        ml = truth.ml[list(j.train_idx)]
+        np.testing.assert_array_equal(emu.predict(ml), Emulator.load(j.out_dir).predict(ml))
+    job = jobs[1]
+    assert first[1].meta["train_ml"] == truth.ml[list(job.train_idx)].tolist()

@@ -1,29 +1,32 @@
-"""Emulators of the per-orbit Gauss-Hermite cube: the thesis' deconvolutional network."""
+"""Emulators of the per-orbit Gauss-Hermite cube: the thesis' deconvolutional network.
 
-from orbitnet.emulators.dcnn import THESIS_PARAMS, build_dcnn, copy_weights, seed_grid
-from orbitnet.emulators.emulator import Emulator, ExtrapolationWarning, load_weights, train_emulator
-from orbitnet.emulators.losses import LOSSES, GHLoss, loss_value
-from orbitnet.emulators.recipes import FAST, RECIPES, THESIS, Recipe, get_recipe
-from orbitnet.emulators.training import Normaliser, fit_coefficient, split_models
+The names below are loaded on first use (PEP 562), so that importing a light submodule
+(``orbitnet.emulators.cache``, ``baselines``) does not start Keras and TensorFlow.
+"""
 
-__all__ = [
-    "FAST",
-    "LOSSES",
-    "RECIPES",
-    "THESIS",
-    "THESIS_PARAMS",
-    "Emulator",
-    "ExtrapolationWarning",
-    "GHLoss",
-    "Normaliser",
-    "Recipe",
-    "build_dcnn",
-    "copy_weights",
-    "fit_coefficient",
-    "get_recipe",
-    "load_weights",
-    "loss_value",
-    "seed_grid",
-    "split_models",
-    "train_emulator",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "THESIS_PARAMS": "dcnn", "build_dcnn": "dcnn", "copy_weights": "dcnn", "seed_grid": "dcnn",
+    "Emulator": "emulator", "ExtrapolationWarning": "emulator", "load_weights": "emulator",
+    "train_emulator": "emulator",
+    "LOSSES": "losses", "GHLoss": "losses", "loss_value": "losses",
+    "FAST": "recipes", "RECIPES": "recipes", "THESIS": "recipes", "Recipe": "recipes",
+    "get_recipe": "recipes",
+    "Normaliser": "training", "fit_coefficient": "training", "split_models": "training",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'orbitnet.emulators' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"orbitnet.emulators.{_WHERE[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})

@@ -16,7 +16,7 @@ import numpy as np
 
 from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
-from orbitnet.emulators.cache import train_or_load
+from orbitnet.emulators.cache import TrainJob, train_in_processes, train_or_load
 from orbitnet.fit.cube import Models
 from orbitnet.fit.solver import WeightProblem
 from orbitnet.fit.sweep import nearest_index
@@ -25,7 +25,8 @@ from orbitnet.judge.compare import predict_and_judge
 
 def loss_study(truth: Models, problem: WeightProblem, recipes: Sequence[str],
                losses: Sequence[str], epochs: int | None = None, progress: bool = True,
-               galaxy: str = paths.GALAXY, store_gh: bool = False, ml_show: float = 5.0
+               galaxy: str = paths.GALAXY, store_gh: bool = False, ml_show: float = 5.0,
+               n_jobs: int | None = None
                ) -> tuple[dict[str, dict[str, dict]], dict[str, dict[str, Models]]]:
     """Train (or reload) one emulator per recipe and loss; predict, solve and judge each.
 
@@ -34,12 +35,18 @@ def loss_study(truth: Models, problem: WeightProblem, recipes: Sequence[str],
     weights and the image at ``ml_show`` (``attrs["gh_show"]``). The predicted cube itself
     (141 MB for 161 models) is kept only with ``store_gh``: holding all eight of the full
     profile at once cost 1.1 GB of memory and disk for one figure's single image.
+    The networks are trained first, ``n_jobs`` at a time in worker processes
+    (:func:`orbitnet.emulators.cache.train_in_processes`).
     """
     from orbitnet.emulators.recipes import get_recipe
     from orbitnet.emulators.training import split_models
 
     results: dict[str, dict[str, dict]] = {}
     preds: dict[str, dict[str, Models]] = {}
+    train_in_processes(truth, problem, [TrainJob(recipe=r, loss=loss, epochs=epochs,
+                                                 galaxy=galaxy)
+                                        for r in recipes for loss in losses],
+                       n_jobs=n_jobs, progress=progress, desc="loss networks")
     for rec in recipes:
         overrides = {} if epochs is None else {"epochs": int(epochs)}
         _, heldout = split_models(truth.ml.size, get_recipe(rec, **overrides))
@@ -243,7 +250,7 @@ def verdicts(summary: dict[str, Any]) -> dict[str, str]:
 
 
 def engine_check(galaxy: Galaxy, losses: Sequence[str], recipe: str = "fast",
-                 epochs: int | None = None, progress: bool = True
+                 epochs: int | None = None, progress: bool = True, n_jobs: int | None = None
                  ) -> tuple[dict[str, Any], dict[str, Models], Models]:
     """The recipe, unchanged, trained and judged on the embedded engine's cube.
 
@@ -268,6 +275,12 @@ def engine_check(galaxy: Galaxy, losses: Sequence[str], recipe: str = "fast",
                                      "ml_1sigma": list(fit.ml_1sigma),
                                      "ml_2sigma": list(fit.ml_2sigma)}}
     preds: dict[str, Models] = {}
+    folder = {loss: emulator_dir(cube.run_name(galaxy), recipe, loss, "engine_cube")
+              for loss in losses}
+    train_in_processes(engine, problem, [
+        TrainJob(out_dir=folder[loss], recipe=recipe, loss=loss, epochs=epochs,
+                 galaxy=cube.run_name(galaxy)) for loss in losses],
+        n_jobs=n_jobs, progress=progress, desc="engine-cube networks")
     for loss in losses:
         emu = train_or_load(engine, problem, recipe, loss, progress=progress,
                             galaxy=cube.run_name(galaxy), epochs=epochs,

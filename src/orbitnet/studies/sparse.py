@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 
 from orbitnet.data import paths
-from orbitnet.emulators.cache import cube_fingerprint, emulator_dir, train_or_load
+from orbitnet.emulators.cache import (
+    TrainJob,
+    cube_fingerprint,
+    emulator_dir,
+    train_in_processes,
+    train_or_load,
+)
 from orbitnet.fit.chi2 import inside
 from orbitnet.fit.cube import Models
 from orbitnet.fit.solver import WeightProblem, gh_errors
@@ -116,26 +122,38 @@ def plan(n_models: int, steps: Sequence[int], methods: Sequence[str] = METHODS,
     return out
 
 
+def network_job(method: str, n_models: int, k: int, offset: int, seed: int,
+                gradient_steps: int, galaxy: str = paths.GALAXY) -> TrainJob:
+    """The network ``method`` trains on the set (``k``, ``offset``): every model of the set,
+    validated on held-out models of the other offsets, ``gradient_steps`` steps."""
+    from orbitnet.emulators.recipes import epochs_for_steps, get_recipe
+
+    recipe = get_recipe(DCNN_RECIPES[method])
+    train = subsets.every_kth(n_models, k, offset)
+    return TrainJob(
+        out_dir=emulator_dir(galaxy, recipe.name, LOSS, f"sparse_k{k}_o{offset}_seed{seed}"),
+        recipe=recipe.name, loss=LOSS, train_idx=tuple(int(i) for i in train),
+        val_idx=tuple(int(i) for i in subsets.validation(n_models, k, offset)),
+        epochs=epochs_for_steps(recipe, train.size, gradient_steps), galaxy=galaxy,
+        overrides=(("seed", int(seed)),))
+
+
 def _predictor(method: str, truth: Models, problem: WeightProblem, k: int, offset: int,
                seed: int, gradient_steps: int, galaxy: str, progress: bool):
     """``fit_predict()`` for :func:`orbitnet.judge.compare.evaluate`: the prediction on the
     judged range and the training seconds."""
     from orbitnet.emulators.baselines import LinearInterpolation, PCAGaussianProcess
-    from orbitnet.emulators.recipes import epochs_for_steps, get_recipe
 
     train = subsets.every_kth(truth.ml.size, k, offset)
     judged = subsets.judged_range(train)
 
     def run():
         if method in DCNN_RECIPES:
-            recipe = get_recipe(DCNN_RECIPES[method])
-            val = subsets.validation(truth.ml.size, k, offset)
-            out = emulator_dir(galaxy, recipe.name, LOSS, f"sparse_k{k}_o{offset}_seed{seed}")
-            emu = train_or_load(truth, problem, recipe.name, LOSS, out_dir=out, train_idx=train,
-                                val_idx=val, progress=progress, galaxy=galaxy, seed=seed,
-                                epochs=epochs_for_steps(recipe, train.size, gradient_steps))
+            job = network_job(method, truth.ml.size, k, offset, seed, gradient_steps, galaxy)
+            emu = train_or_load(truth, problem, progress=progress, **job.kwargs())
             if not np.allclose(emu.meta["train_ml"], truth.ml[train]):
-                raise RuntimeError(f"{out}: the network did not train on the requested set")
+                raise RuntimeError(f"{job.out_dir}: the network did not train on the "
+                                   "requested set")
             return (emu.predict(truth.ml[judged]),
                     float(sum(emu.meta["train_seconds"].values())))
         em = (LinearInterpolation() if method == "linear"
@@ -232,8 +250,18 @@ def run_study(truth: Models, problem: WeightProblem, steps: Sequence[int],
                       "gradient_steps": int(gradient_steps), "loss": LOSS,
                       "recipes": {m: r for m, r in DCNN_RECIPES.items() if m in methods},
                       "plan": todo, "offsets": {}, "seconds": {}}
-    for method in methods:
+    pretrain: dict[str, float] = {}
+    for m in (m for m in methods if m in DCNN_RECIPES):  # networks first, in worker processes
         t0 = time.perf_counter()
+        jobs = [network_job(m, truth.ml.size, k, int(o), s, gradient_steps, galaxy)
+                for k in todo[m]["steps"] for o in method_offsets(m, k, limits)
+                for s in method_seeds(m, seeds)]
+        study.settings.setdefault("networks_trained_in_processes", {})[m] = (
+            train_in_processes(truth, problem, jobs, n_jobs, progress=progress,
+                               desc=f"{m} networks"))
+        pretrain[m] = time.perf_counter() - t0
+    for method in methods:
+        t0 = time.perf_counter() - pretrain.get(method, 0.0)
         for k in todo[method]["steps"]:
             offs = method_offsets(method, k, limits)
             study.settings["offsets"].setdefault(method, {})[str(k)] = offs.tolist()
