@@ -243,7 +243,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         _galaxy(),
         Param("log_f", "list[float]", [0.5, 1.0, 1.5], [0.0, 0.5, 1.0],
               "truth lattice in log10(M200/M*) (the halo)", lo=-1.5, hi=1.5, min_len=2),
-        Param("q", "list[float]", [0.46, 0.50, 0.54], [0.46, 0.50, 0.54],
+        Param("q", "list[float]", [0.38, 0.42, 0.46, 0.50, 0.54], [0.46, 0.50, 0.54],
               "truth lattice in the intrinsic flattening q", lo=0.05, hi=0.55, min_len=2),
         Param("n_e", "int", 6, 3, "library energies (6 x 5 x 4 x 3 = 360 orbits: the thesis)",
               lo=2, hi=40),
