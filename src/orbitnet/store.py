@@ -716,8 +716,8 @@ def format_number(value: float, fmt: str = "{:.4g}") -> str:
 
 
 def open_interval_text(value: Sequence[float | None], fmt: str = "{:.4g}") -> str:
-    """An interval whose end(s) lie beyond the grid (None): "≥ 8.669", "≤ 1.2" or "the whole
-    grid"."""
+    """An interval "5.7–5.9", or one whose end(s) lie beyond the grid (None): "≥ 8.669",
+    "≤ 1.2" or "the whole grid"."""
     lo, hi = value
     if lo is None and hi is None:
         return "the whole grid (no end inside it)"
@@ -757,10 +757,7 @@ def glue_results(data: Mapping[str, Any], fmt: str = "{:.4g}") -> None:
         elif isinstance(value, int):
             text = str(value)
         elif isinstance(value, list) and len(value) == 2 and all(
-                isinstance(v, (int, float)) for v in value):  # an interval
-            text = "–".join(format_number(float(v), fmt) for v in value)
-        elif isinstance(value, list) and len(value) == 2 and all(
-                v is None or isinstance(v, (int, float)) for v in value):  # open at an end
+                v is None or isinstance(v, (int, float)) for v in value):  # an interval
             text = open_interval_text(value, fmt)
         elif isinstance(value, list) and 0 < len(value) <= 8 and all(
                 isinstance(v, (int, float)) for v in value):

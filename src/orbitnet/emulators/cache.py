@@ -52,11 +52,11 @@ def emulator_fingerprint(truth: Models, recipe, loss: str, train_idx: np.ndarray
 
 def _resolve(truth: Models, recipe: str, loss: str, out_dir: Path | None,
              train_idx: Sequence[int] | None, mask: bool, galaxy: str, epochs: int | None,
-             val_idx: Sequence[int] | None, overrides: dict[str, Any]):
-    """(recipe, training indices, validation indices, folder, fingerprint) of a request."""
+             val_idx: Sequence[int] | None, **overrides: Any):
+    """(recipe, training indices, validation indices, folder, fingerprint) of a request
+    (the arguments of :func:`train_or_load`)."""
     from orbitnet.emulators.recipes import get_recipe
 
-    overrides = dict(overrides)
     if epochs is not None:
         overrides["epochs"] = int(epochs)
     if val_idx is not None:
@@ -85,7 +85,7 @@ def train_or_load(truth: Models, problem: WeightProblem | None, recipe: str = "f
     from orbitnet.emulators.emulator import Emulator, train_emulator
 
     rec, idx, val, out, fp = _resolve(truth, recipe, loss, out_dir, train_idx, mask, galaxy,
-                                      epochs, val_idx, recipe_overrides)
+                                      epochs, val_idx, **recipe_overrides)
     err = gh_errors(problem) if err is None else err
 
     def build(folder: Path):
@@ -119,10 +119,7 @@ class TrainJob:
 
 def is_stored(truth: Models, job: TrainJob) -> bool:
     """Whether ``job``'s emulator is stored, fresh and intact (nothing to train)."""
-    kw = job.kwargs()
-    _, _, _, out, fp = _resolve(truth, kw.pop("recipe"), kw.pop("loss"), kw.pop("out_dir"),
-                                kw.pop("train_idx"), kw.pop("mask"), kw.pop("galaxy"),
-                                kw.pop("epochs"), kw.pop("val_idx"), kw)
+    _, _, _, out, fp = _resolve(truth, **job.kwargs())
     return store.dir_staleness(out, fp) is None
 
 
@@ -140,10 +137,8 @@ def _start_trainer(truth: Models, err: np.ndarray, threads: int) -> None:
     _WORKER.update(truth=truth, err=err)
 
 
-def _train_job(job: TrainJob) -> float:
-    emu = train_or_load(_WORKER["truth"], None, err=_WORKER["err"], progress=False,
-                        **job.kwargs())
-    return float(sum(emu.meta["train_seconds"].values()))
+def _train_job(job: TrainJob) -> None:
+    train_or_load(_WORKER["truth"], None, err=_WORKER["err"], progress=False, **job.kwargs())
 
 
 def train_in_processes(truth: Models, problem: WeightProblem, jobs: Sequence[TrainJob],
@@ -169,6 +164,7 @@ def train_in_processes(truth: Models, problem: WeightProblem, jobs: Sequence[Tra
     n = max(1, min(int(n_jobs or os.cpu_count() or 1), len(todo)))
     size = n * max(1, int(per_process))
     ctx = multiprocessing.get_context("spawn")
+    err = gh_errors(problem)
     with tqdm(total=len(todo), desc=desc, unit="network", disable=not progress) as bar:
         # fresh processes for every batch (the executor's own max_tasks_per_child can hang
         # on Python 3.11 when a worker retires)
@@ -176,7 +172,7 @@ def train_in_processes(truth: Models, problem: WeightProblem, jobs: Sequence[Tra
             batch = todo[start:start + size]
             with ProcessPoolExecutor(max_workers=min(n, len(batch)), mp_context=ctx,
                                      initializer=_start_trainer,
-                                     initargs=(truth, gh_errors(problem), 1)) as pool:
+                                     initargs=(truth, err, 1)) as pool:
                 futures = {pool.submit(_train_job, j): j for j in batch}
                 for fut in as_completed(futures):
                     try:

@@ -275,20 +275,22 @@ class LostSchedulerFilter(logging.Filter):
         return "Failed to communicate with scheduler" not in record.getMessage()
 
 
+def _add_filter_once(target: logging.Filterer, kind: type[logging.Filter]) -> None:
+    if not any(isinstance(f, kind) for f in target.filters):
+        target.addFilter(kind())
+
+
 def quiet_lost_scheduler() -> int:
     """Install :class:`LostSchedulerFilter` on this process's ``distributed`` log handlers
     (run on each local worker); returns how many handlers carry it."""
     handlers = logging.getLogger("distributed").handlers
     for h in handlers:
-        if not any(isinstance(f, LostSchedulerFilter) for f in h.filters):
-            h.addFilter(LostSchedulerFilter())
+        _add_filter_once(h, LostSchedulerFilter)
     return len(handlers)
 
 
 def _quiet_cancel_bug() -> None:
-    log = logging.getLogger("tornado.application")
-    if not any(isinstance(f, CancelBugFilter) for f in log.filters):
-        log.addFilter(CancelBugFilter())
+    _add_filter_once(logging.getLogger("tornado.application"), CancelBugFilter)
 
 
 def default_workers() -> int:

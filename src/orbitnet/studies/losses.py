@@ -283,9 +283,7 @@ def engine_check(galaxy: Galaxy, losses: Sequence[str], recipe: str = "fast",
         n_jobs=n_jobs, progress=progress, desc="engine-cube networks")
     for loss in losses:
         emu = train_or_load(engine, problem, recipe, loss, progress=progress,
-                            galaxy=cube.run_name(galaxy), epochs=epochs,
-                            out_dir=emulator_dir(cube.run_name(galaxy), recipe, loss,
-                                                 "engine_cube"))
+                            galaxy=cube.run_name(galaxy), epochs=epochs, out_dir=folder[loss])
         pred_path = (paths.artifacts_dir(cube.run_name(galaxy)) / "dcnn"
                      / f"predictions_engine_{recipe}_{loss}.h5")
         pred, res = predict_and_judge(emu, engine, problem, pred_path, store_gh=False,
