@@ -230,3 +230,48 @@ def test_config_checks():
     with pytest.raises(ValueError):
         GANConfig(epochs=0)
     assert GANConfig.from_dict(TINY.to_dict()) == TINY
+
+
+def test_chapter_gans_lists_each_network_once():
+    from orbitnet.studies.gan import chapter_gans
+
+    configs = {"gan": TINY, "gan_nomask": TINY, "cgan": TINY.with_(scaling="pixel")}
+    jobs = chapter_gans(configs, [TINY.seed, 6], ["gan", "cgan"], 1)
+    # 3 variants x 4 coefficients, the second seed of the two spread variants, cgan_global
+    assert len(jobs) == 12 + 2 + 1
+    assert [(v, c.seed, k) for v, c, k in jobs[12:]] == [("gan", 6, 1), ("cgan", 6, 1),
+                                                         ("cgan_global", TINY.seed, 1)]
+
+
+@pytest.mark.slow
+def test_gans_train_in_worker_processes_then_load(tmp_path, monkeypatch):
+    """The chapter's GANs are trained in two worker processes and then only read back; one
+    retrained in another worker process is identical."""
+    from orbitnet.emulators import gan as gan_module
+    from orbitnet.fit.cube import Models
+    from orbitnet.studies import gan as study
+
+    y, ml = toy_images()
+    gh = np.stack([y * (c + 1) for c in range(4)], axis=-1)
+    truth = Models(ml, gh, np.zeros(ml.size), np.zeros(ml.size), np.zeros((ml.size, 1)), 1)
+    monkeypatch.setattr(study.paths, "ARTIFACTS", tmp_path)
+    jobs = [("gan", TINY, 1), ("cgan", TINY, 1)]
+    idx = np.arange(ml.size)
+    kw = dict(galaxy="g", progress=False)
+    assert study.train_in_processes(truth, jobs, None, idx, n_jobs=2, **kw) == 2
+    assert study.train_in_processes(truth, jobs, None, idx, n_jobs=2, **kw) == 0  # stored
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a stored GAN was trained again")
+
+    monkeypatch.setattr(gan_module, "train_gan", no_training)
+    first = {v: study.train_variant(v, truth, c, [k], None, idx, **kw)[k] for v, c, k in jobs}
+    assert (tmp_path / "g" / "gan" / "cgan").is_dir()
+    monkeypatch.undo()
+    monkeypatch.setattr(study.paths, "ARTIFACTS", tmp_path)
+    assert study.train_in_processes(truth, jobs[:1], None, idx, n_jobs=1, **kw) == 0
+    (study.gan_dir("gan", study.run_tag(TINY.with_(mask=True), idx), 1, "g")
+     / "fingerprint.json").unlink()
+    assert study.train_in_processes(truth, jobs, None, idx, min_gans=1, **kw) == 1
+    again = study.train_variant("gan", truth, TINY, [1], None, idx, **kw)[1]
+    np.testing.assert_array_equal(again.generate(3, seed=1), first["gan"].generate(3, seed=1))

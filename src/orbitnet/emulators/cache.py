@@ -8,19 +8,16 @@ and each file's SHA-256.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from orbitnet import store
 from orbitnet.data import paths
+from orbitnet.emulators import workers
 from orbitnet.fit.cube import Models
 from orbitnet.fit.solver import WeightProblem, gh_errors
 
@@ -123,22 +120,9 @@ def is_stored(truth: Models, job: TrainJob) -> bool:
     return store.dir_staleness(out, fp) is None
 
 
-_WORKER: dict[str, Any] = {}
-
-
-def _start_trainer(truth: Models, err: np.ndarray, threads: int) -> None:
-    """Pool initializer: one cube per process, ``threads`` TensorFlow threads (set before
-    Keras loads, so that a network's numbers do not depend on the machine's cores)."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-    _WORKER.update(truth=truth, err=err)
-
-
 def _train_job(job: TrainJob) -> None:
-    train_or_load(_WORKER["truth"], None, err=_WORKER["err"], progress=False, **job.kwargs())
+    train_or_load(workers.STATE["truth"], None, err=workers.STATE["err"], progress=False,
+                  **job.kwargs())
 
 
 def train_in_processes(truth: Models, problem: WeightProblem, jobs: Sequence[TrainJob],
@@ -147,43 +131,21 @@ def train_in_processes(truth: Models, problem: WeightProblem, jobs: Sequence[Tra
                        min_networks: int = 2) -> int:
     """Train the emulators of ``jobs`` that are not stored yet, ``n_jobs`` at a time, each
     in a worker process with one TensorFlow thread, fresh processes after ``per_process``
-    networks each; returns how many were trained.
+    networks each (:func:`orbitnet.emulators.workers.run_in_processes`); returns how many
+    were trained.
 
     Repeated ``model.fit`` in one TensorFlow process keeps ~100 MB per emulator that
     ``clear_session`` does not return (measured: 10 emulators, 1.41 → 2.34 GB), so a study
     of dozens of networks trains them here and then loads them from the store. With a Keras
-    backend other than TensorFlow (JAX on a GPU), or fewer than ``min_networks`` to train
-    (a worker's start-up, ~8 s, would cost more than it saves), nothing is done: the callers
-    train in their own process as before.
+    backend other than TensorFlow (JAX on a GPU), or fewer than ``min_networks`` to train,
+    nothing is done: the callers train in their own process as before.
     """
-    import keras
-
     todo = [j for j in jobs if not is_stored(truth, j)]
-    if len(todo) < max(1, min_networks) or keras.backend.backend() != "tensorflow":
+    if not workers.worth_processes(len(todo), min_networks):
         return 0
-    n = max(1, min(int(n_jobs or os.cpu_count() or 1), len(todo)))
-    size = n * max(1, int(per_process))
-    ctx = multiprocessing.get_context("spawn")
-    err = gh_errors(problem)
-    with tqdm(total=len(todo), desc=desc, unit="network", disable=not progress) as bar:
-        # fresh processes for every batch (the executor's own max_tasks_per_child can hang
-        # on Python 3.11 when a worker retires)
-        for start in range(0, len(todo), size):
-            batch = todo[start:start + size]
-            with ProcessPoolExecutor(max_workers=min(n, len(batch)), mp_context=ctx,
-                                     initializer=_start_trainer,
-                                     initargs=(truth, err, 1)) as pool:
-                futures = {pool.submit(_train_job, j): j for j in batch}
-                for fut in as_completed(futures):
-                    try:
-                        fut.result()
-                    except Exception as exc:
-                        for f in futures:
-                            f.cancel()
-                        j = futures[fut]
-                        raise RuntimeError(f"training {j.recipe}/{j.loss} ({j.out_dir}) "
-                                           f"failed: {type(exc).__name__}: {exc}") from exc
-                    bar.update()
+    workers.run_in_processes(_train_job, todo, {"truth": truth, "err": gh_errors(problem)},
+                             n_jobs, per_process, progress, desc,
+                             name=lambda j: f"{j.recipe}/{j.loss} ({j.out_dir})")
     return len(todo)
 
 

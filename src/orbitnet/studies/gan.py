@@ -22,8 +22,15 @@ import numpy as np
 
 from orbitnet import store
 from orbitnet.data import paths
+from orbitnet.emulators import workers
 from orbitnet.emulators.cache import TRAIN_CODE, emulator_dir
-from orbitnet.emulators.gan import GENERATOR_FILE, GANConfig, TrainedGAN, train_or_load
+from orbitnet.emulators.gan import (
+    GENERATOR_FILE,
+    GANConfig,
+    TrainedGAN,
+    gan_fingerprint,
+    train_or_load,
+)
 from orbitnet.fit.cube import Models
 from orbitnet.fit.gh import GH_NAMES
 from orbitnet.fit.solver import WeightProblem
@@ -62,6 +69,21 @@ def training_set(truth: Models, step: int = 1) -> np.ndarray:
     return every_kth(truth.ml.size, int(step), with_last=True)
 
 
+def _request(variant: str, truth: Models, base: GANConfig, k: int,
+             inputs: Mapping[str, str] | None, idx: np.ndarray, galaxy: str
+             ) -> dict[str, Any]:
+    """The arguments of :func:`orbitnet.emulators.gan.train_or_load` for coefficient ``k``
+    (0..3) of ``variant`` trained from ``base`` on the models ``idx``."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
+    cfg = replace(base, **VARIANTS[variant])
+    return {"out_dir": gan_dir(variant, run_tag(cfg, idx), k, galaxy),
+            "images": truth.gh[idx, ..., k], "config": cfg, "ml": truth.ml[idx],
+            "params": {"coefficient": int(k), "models": idx.tolist()}, "inputs": inputs,
+            "upstream": {"cube": truth.fingerprint},
+            "desc": f"{variant} {GH_NAMES[k]} seed {cfg.seed}"}
+
+
 def train_variant(variant: str, truth: Models, base: GANConfig, coefficients: Iterable[int],
                   inputs: Mapping[str, str] | None = None, train_idx: np.ndarray | None = None,
                   galaxy: str = paths.GALAXY, progress: bool = True) -> dict[int, TrainedGAN]:
@@ -69,20 +91,58 @@ def train_variant(variant: str, truth: Models, base: GANConfig, coefficients: It
 
     Each GAN's fingerprint holds the cube's; ``inputs`` (file hashes) are added when given.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
-    cfg = replace(base, **VARIANTS[variant])
     idx = np.arange(truth.ml.size) if train_idx is None else np.asarray(train_idx)
-    tag = run_tag(cfg, idx)
-    out = {}
-    for k in coefficients:
-        out[k] = train_or_load(gan_dir(variant, tag, k, galaxy), truth.gh[idx, ..., k], cfg,
-                               ml=truth.ml[idx], params={"coefficient": int(k),
-                                                         "models": idx.tolist()},
-                               inputs=inputs, upstream={"cube": truth.fingerprint},
-                               progress=progress,
-                               desc=f"{variant} {GH_NAMES[k]} seed {cfg.seed}")
-    return out
+    return {k: train_or_load(progress=progress, **_request(variant, truth, base, k, inputs,
+                                                           idx, galaxy))
+            for k in coefficients}
+
+
+def chapter_gans(configs: Mapping[str, GANConfig], seeds: Sequence[int],
+                 spread_variants: Sequence[str], spread_coefficient: int
+                 ) -> list[tuple[str, GANConfig, int]]:
+    """(variant, base configuration, coefficient 0..3) of every GAN Chapter 5 trains: each
+    variant of ``configs`` on all four coefficients with its own seed, every variant of
+    ``spread_variants`` on coefficient ``spread_coefficient`` (0..3) with each seed, and the
+    cGAN with global scaling on it with the first seed."""
+    k = int(spread_coefficient)
+    jobs = [(v, cfg, c) for v, cfg in configs.items() for c in range(4)]
+    jobs += [(v, replace(configs[v], seed=int(s)), k) for v in spread_variants for s in seeds]
+    jobs.append(("cgan_global", replace(configs["cgan"], seed=int(seeds[0])), k))
+    unique: dict[tuple, tuple[str, GANConfig, int]] = {}
+    for v, cfg, c in jobs:
+        unique.setdefault((v, store.canonical_json(cfg.to_dict()), c), (v, cfg, c))
+    return list(unique.values())
+
+
+def _train_one(job: tuple[str, GANConfig, int, Path]) -> None:
+    w = workers.STATE
+    req = _request(job[0], w["truth"], job[1], job[2], w["inputs"], w["train_idx"], w["galaxy"])
+    train_or_load(progress=False, **{**req, "out_dir": job[3]})
+
+
+def train_in_processes(truth: Models, jobs: Sequence[tuple[str, GANConfig, int]],
+                       inputs: Mapping[str, str] | None, train_idx: np.ndarray,
+                       galaxy: str = paths.GALAXY, n_jobs: int | None = None,
+                       per_process: int = 8, progress: bool = True, min_gans: int = 2) -> int:
+    """Train the GANs of ``jobs`` (:func:`chapter_gans`) that are not stored yet in worker
+    processes (:func:`orbitnet.emulators.workers.run_in_processes`, one TensorFlow thread
+    each); the chapter then reads them back. Returns how many were trained (0 with fewer
+    than ``min_gans`` to train or a Keras backend other than TensorFlow)."""
+    idx = np.asarray(train_idx)
+    todo = []
+    for v, cfg, k in jobs:
+        req = _request(v, truth, cfg, k, inputs, idx, galaxy)
+        fp = gan_fingerprint(req["images"], req["config"], req["params"], req["upstream"],
+                             inputs)
+        if store.dir_staleness(req["out_dir"], fp) is not None:
+            todo.append((v, cfg, k, req["out_dir"]))
+    if not workers.worth_processes(len(todo), min_gans):
+        return 0
+    workers.run_in_processes(_train_one, todo, {"truth": truth, "inputs": inputs,
+                                                "train_idx": idx, "galaxy": galaxy},
+                             n_jobs, per_process, progress, desc="GANs",
+                             name=lambda j: f"{j[0]} {GH_NAMES[j[2]]} seed {j[1].seed}")
+    return len(todo)
 
 
 def nearest_residual(samples: np.ndarray, images: np.ndarray, err: np.ndarray
