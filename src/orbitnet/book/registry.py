@@ -118,7 +118,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         _orblib_dir("a DYNAMITE run or models/orblib_XXX_YYY folder (None: the reference run)"),
         Param("ml_start", "float", 1.0, 1.0, "first M/L of the grid", unit=ML_UNIT, lo=0, lo_open=True),
         Param("ml_stop", "float", 9.0, 9.0, "last M/L of the grid", unit=ML_UNIT, lo=0, lo_open=True),
-        Param("ml_step", "float", 0.05, 0.1, "M/L grid step", unit=ML_UNIT, lo=0, lo_open=True,
+        Param("ml_step", "float", 0.05, 0.2, "M/L grid step", unit=ML_UNIT, lo=0, lo_open=True,
               cost=_grid_cube),
         _ml_show("M/L whose coefficient images are shown"),
         Param("ml_multiples", "list[float]", [2.0, 4.0, 6.0, 8.0], [2.0, 4.0, 6.0, 8.0],
@@ -241,7 +241,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     )),
     Chapter("09_beyond_ml", "Beyond M/L: the dark halo and the shape", (
         _galaxy(),
-        Param("log_f", "list[float]", [0.5, 1.0, 1.5], [0.0, 0.5, 1.0],
+        Param("log_f", "list[float]", [0.5, 0.75, 1.0, 1.25, 1.5], [0.0, 0.5, 1.0],
               "truth lattice in log10(M200/M*) (the halo)", lo=-1.5, hi=1.5, min_len=2),
         Param("q", "list[float]", [0.38, 0.42, 0.46, 0.50, 0.54], [0.46, 0.50, 0.54],
               "truth lattice in the intrinsic flattening q", lo=0.05, hi=0.55, min_len=2),
@@ -263,13 +263,13 @@ CHAPTERS: tuple[Chapter, ...] = (
               lo_open=True),
         Param("ml_cube_step", "float", 0.25, 0.5, "M/L step of the GH cubes the emulators "
               "learn (from 3 to 8)", unit=ML_UNIT, lo=0, lo_open=True),
-        Param("budgets", "list[int]", [4, 6, 9], [4, 6],
+        Param("budgets", "list[int]", [4, 6, 9, 12, 16], [4, 6],
               "libraries each strategy may build", lo=1, min_len=1),
         Param("seeds", "list[int]", [0, 1, 2], [0], "seeds of the randomised strategies",
               lo=0, min_len=1),
         Param("strategies", "list[str]", list(BEYOND_STRATEGIES), list(BEYOND_STRATEGIES),
               "strategies to judge", choices=BEYOND_STRATEGIES, min_len=1),
-        Param("dcnn_budgets", "list[int]", [4], [4],
+        Param("dcnn_budgets", "list[int]", [4, 9], [4],
               "budgets at which the conditioned network is trained", lo=1),
         Param("dcnn_seeds", "list[int]", [0], [0], "seeds of the conditioned network", lo=0,
               min_len=1),
@@ -281,7 +281,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               "other engine seeds at DYNAMITE's start point", lo=0),
         Param("convergence_large", "list[int]", [10, 7, 5], [],
               "(n_e, n_i2, n_i3) of the larger library ([]: skip)", lo=2, hi=40),
-        Param("convergence_dithering", "int", 0, 0, "dithering of one more library "
+        Param("convergence_dithering", "int", 2, 0, "dithering of one more library "
               "(0: skip)", lo=0, hi=4),
         Param("grid_workers", "int", None, None,
               "Dask workers building the libraries (None: one per core)", lo=1, hi=256),
