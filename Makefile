@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= full
 CH ?=
+JOBS ?=
 ARGS ?=
 MATHJAX := book/_vendor/mathjax/.wheel-sha256
 
@@ -33,7 +34,7 @@ data: setup
 	$(BIN)/orbitnet data
 
 book: setup data
-	$(BIN)/orbitnet book --profile $(PROFILE)
+	$(BIN)/orbitnet book --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS))
 
 chapter: setup data
 	@test -n "$(CH)" || { echo "usage: make chapter CH=<chapter id> [ARGS='-p name value']"; $(BIN)/orbitnet list; exit 2; }

@@ -37,7 +37,8 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render(records: dict[str, dict[str, Any]], versions: dict[str, str] | None = None) -> str:
+def render(records: dict[str, dict[str, Any]], versions: dict[str, str] | None = None,
+           book: dict[str, Any] | None = None) -> str:
     """The appendix page as MyST Markdown."""
     versions = package_versions() if versions is None else versions
     lines = ["# Reproducibility", "",
@@ -64,6 +65,10 @@ def render(records: dict[str, dict[str, Any]], versions: dict[str, str] | None =
     peak = max(r["peak_memory_bytes"] for r in records.values())
     lines += [f"| all | | {total_wall:.0f} s | {total_cpu:.0f} s | {_gib(peak)} (largest) "
               f"| | |", ""]
+    if book and book.get("profile") == next(iter(records.values()))["profile"]:
+        lines += [f"The last `orbitnet book --profile {book['profile']}` ran its chapters "
+                  f"{book['jobs']} at a time (each in its own process when more than one) in "
+                  f"{book['wall_seconds']:.0f} s of wall time.", ""]
     if missing:
         lines += ["Not run in this build: " + ", ".join(f"`{m}`" for m in missing) + ".", ""]
     lines += ["## Parameters and slowest steps", ""]
@@ -99,4 +104,8 @@ def write_appendix(dest: Path | None = None) -> Path:
     from orbitnet.store import write_text_atomic
 
     dest = Path(dest) if dest else paths.CHAPTERS_OUT / PAGE
-    return write_text_atomic(dest, render(load_records()))
+    from orbitnet.book.record import book_record_path
+
+    book_file = book_record_path()
+    book = json.loads(book_file.read_text()) if book_file.is_file() else None
+    return write_text_atomic(dest, render(load_records(), book=book))

@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--profile", choices=PROFILES, default="full")
     b.add_argument("--no-build", action="store_true", help="run the chapters only")
     b.add_argument("--build-only", action="store_true", help="build from executed chapters")
+    b.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="chapters run at a time, each in its own process (default: 2 for the "
+                   "quick profile, 1 for the full one)")
 
     ls = sub.add_parser("list", help="list chapters and their parameters")
     ls.add_argument("--markdown", action="store_true",
@@ -165,7 +168,7 @@ def _main(argv: list[str] | None) -> int:
             if args.build_only:
                 build_book()
             else:
-                run_book(profile=args.profile, build=not args.no_build)
+                run_book(profile=args.profile, build=not args.no_build, jobs=args.jobs)
         elif args.command == "grid":
             try:
                 return _grid(args)

@@ -46,9 +46,20 @@ def kernels_dir() -> Path:
     return paths.BUILD / ".kernels"
 
 
+#: Set by a book run for the chapter processes it starts: the pid of the book's process,
+#: which holds the run lock for them.
+LOCK_HOLDER_ENV = "ORBITNET_RUN_LOCK_HOLDER"
+
+
 @contextlib.contextmanager
 def run_lock(what: str) -> Iterator[None]:
-    """Hold the checkout's run lock; raise :class:`orbitnet.store.Busy` when another run holds it."""
+    """Hold the checkout's run lock; raise :class:`orbitnet.store.Busy` when another run holds it.
+
+    A chapter process started by a book run (its parent named in ``ORBITNET_RUN_LOCK_HOLDER``)
+    runs under the book's lock."""
+    if os.environ.get(LOCK_HOLDER_ENV) == str(os.getppid()):
+        yield
+        return
     with store.locked(lock_path(), wait=False, what=what):
         yield
 

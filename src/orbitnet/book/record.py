@@ -28,6 +28,11 @@ PACKAGES = ("numpy", "scipy", "h5py", "astropy", "matplotlib", "keras", "tensorf
             "jupyter-book", "myst-nb", "sphinx")
 
 
+def book_record_path() -> Path:
+    """``build/book.run.json``: profile, chapters at a time and wall time of the last book run."""
+    return paths.BUILD / "book.run.json"
+
+
 def run_record_path(chapter_id: str) -> Path:
     """``build/results/<chapter>.run.json``."""
     return paths.RESULTS / f"{chapter_id}.run.json"

@@ -327,6 +327,23 @@ PRODUCES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Chapters that must finish before another starts when the book runs several at a time
+#: (``orbitnet book --jobs``), beyond what it reads: Chapters 4 and 5 reuse the network
+#: Chapter 3 stores (training it twice at once would race for its folder), and the
+#: Conclusions read every chapter's results.
+AFTER: dict[str, tuple[str, ...]] = {
+    "04_losses": ("03_dcnn",),
+    "05_gan": ("03_dcnn",),
+}
+
+
+def waits_for(chapter_id: str) -> tuple[str, ...]:
+    """The chapters that must have finished before ``chapter_id`` starts in a book run."""
+    if chapter_id == "08_conclusions":
+        return tuple(c.id for c in CHAPTERS if c.id != chapter_id)
+    return tuple(dict.fromkeys((*requires(chapter_id), *AFTER.get(chapter_id, ()))))
+
+
 def requires(chapter_id: str) -> tuple[str, ...]:
     """The chapters whose results and artifacts ``chapter_id`` reads, in book order."""
     get_chapter(chapter_id)

@@ -8,6 +8,7 @@ which the book is built from. Parameter names the notebook does not declare are 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -249,12 +250,45 @@ def _build_locked(log) -> Path:
     return paths.HTML
 
 
-def run_book(profile: str = "full", build: bool = True, log=print) -> Path:
-    """Run every chapter in order, then build the book (holding the run lock throughout)."""
+def book_jobs(profile: str, jobs: int | None = None) -> int:
+    """Chapters a book run executes at a time: ``jobs``, else 2 for the quick profile (its
+    chapters mostly use one core each) and 1 for the full one (whose chapters use every core
+    and up to 5 GB each), never more than the usable cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    if jobs is None:
+        jobs = min(2, cores) if profile == "quick" else 1
+    if int(jobs) < 1:
+        raise ChapterError(f"--jobs must be at least 1, got {jobs}")
+    return int(jobs)
+
+
+def run_book(profile: str = "full", build: bool = True, log=print,
+             jobs: int | None = None) -> Path:
+    """Run every chapter, ``jobs`` at a time (:func:`book_jobs`; several: each in its own
+    process, :mod:`orbitnet.book.schedule`), then build the book, holding the run lock
+    throughout. The elapsed time of the chapters goes to ``build/book.run.json``."""
+    from orbitnet.book import schedule
+    from orbitnet.book.record import book_record_path
+
+    n = book_jobs(profile, jobs)
     try:
         with execution.run_lock(f"book ({profile})"):
-            for ch in registry.CHAPTERS:
-                run_chapter(ch.id, profile=profile, log=log)
+            t0, started = time.perf_counter(), time.time()
+            if n == 1:
+                for ch in registry.CHAPTERS:
+                    run_chapter(ch.id, profile=profile, log=log)
+            else:
+                try:
+                    schedule.run_concurrently(profile, n, log=log)
+                except schedule.ChapterFailed as exc:
+                    raise ChapterError(str(exc)) from None
+            wall = time.perf_counter() - t0
+            store.write_text_atomic(book_record_path(), json.dumps({
+                "profile": profile, "jobs": n, "chapters": [c.id for c in registry.CHAPTERS],
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+                "wall_seconds": round(wall, 2)}, indent=1) + "\n")
+            log(f"book: {len(registry.CHAPTERS)} chapters in {wall:.1f} s ({n} at a time)")
             return build_book(log=log) if build else paths.CHAPTERS_OUT
     except store.Busy as exc:
         raise ChapterError(f"{exc}: wait for it to finish") from None
