@@ -70,3 +70,15 @@ def test_a_failing_chapter_stops_the_others(tmp_path, monkeypatch):
     assert "chapter b2 failed" in msg and "ValueError: bad b2" in msg and "b2.log" in msg
     assert not (tmp_path / "build" / "results" / "a1.run.json").exists()
     assert not (tmp_path / "build" / "results" / "b2.run.json").exists()
+
+
+def test_book_jobs_defaults_and_checks(monkeypatch):
+    from orbitnet.book import runner
+
+    monkeypatch.setattr(runner.os, "sched_getaffinity", lambda _: {0, 1, 2, 3}, raising=False)
+    assert runner.book_jobs("quick") == 2 and runner.book_jobs("full") == 1
+    assert runner.book_jobs("full", 3) == 3
+    monkeypatch.setattr(runner.os, "sched_getaffinity", lambda _: {0}, raising=False)
+    assert runner.book_jobs("quick") == 1
+    with pytest.raises(runner.ChapterError, match="--jobs must be at least 1"):
+        runner.book_jobs("quick", 0)
