@@ -263,7 +263,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               lo_open=True),
         Param("ml_cube_step", "float", 0.25, 0.5, "M/L step of the GH cubes the emulators "
               "learn (from 3 to 8)", unit=ML_UNIT, lo=0, lo_open=True),
-        Param("budgets", "list[int]", [4, 6, 9, 12, 16], [4, 6],
+        Param("budgets", "list[int]", [4, 6, 9, 12], [4, 6],
               "libraries each strategy may build", lo=1, min_len=1),
         Param("seeds", "list[int]", [0, 1, 2], [0], "seeds of the randomised strategies",
               lo=0, min_len=1),
@@ -271,7 +271,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               "strategies to judge", choices=BEYOND_STRATEGIES, min_len=1),
         Param("dcnn_budgets", "list[int]", [4, 9], [4],
               "budgets at which the conditioned network is trained", lo=1),
-        Param("dcnn_seeds", "list[int]", [0], [0], "seeds of the conditioned network", lo=0,
+        Param("dcnn_seeds", "list[int]", [0, 1, 2], [0], "seeds of the conditioned network", lo=0,
               min_len=1),
         Param("dcnn_epochs", "int", 10, 2, "epochs of the conditioned network", lo=1,
               hi=10000),
