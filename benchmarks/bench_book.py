@@ -6,8 +6,9 @@
 
 Goals (2 cores): quick profile <= 5 min of chapter execution in total; full profile peak
 memory <= 6 GB. Chapters given here run one after another; ``orbitnet book`` runs the quick
-profile two at a time, and its elapsed time (``build/book.run.json``) is printed too. Each row: wall and CPU seconds (kernel and its workers; CPU time hardly
-depends on other jobs sharing the cores), peak memory (PSS summed over the process tree),
+profile two at a time, and its elapsed time (``build/book.run.json``) is printed too. Each
+row: wall and CPU seconds (kernel and its workers; CPU time hardly depends on other jobs
+sharing the cores), peak memory (PSS summed over the process tree),
 the largest single process, and the three slowest cells.
 """
 
@@ -18,7 +19,7 @@ import json
 import os
 import sys
 
-from orbitnet.book.record import book_record_path, run_record_path
+from orbitnet.book.record import load_book_record, run_record_path
 from orbitnet.book.registry import CHAPTERS
 
 
@@ -41,9 +42,8 @@ def report(ids: list[str]) -> str:
                     f"{r['peak_memory_bytes'] / 2**30:.2f} | "
                     f"{r['peak_process_rss_bytes'] / 2**30:.2f} | {slow} |")
     rows.append(f"| all | | {tot_wall:.0f} | {tot_cpu:.0f} | | | |")
-    book = book_record_path()
-    if book.is_file():
-        b = json.loads(book.read_text())
+    b = load_book_record()
+    if b:
         rows.append(f"\nlast `orbitnet book --profile {b['profile']}`: {b['wall_seconds']:.0f} s "
                     f"of wall time, {b['jobs']} chapter(s) at a time")
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())

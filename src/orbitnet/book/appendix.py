@@ -104,8 +104,6 @@ def write_appendix(dest: Path | None = None) -> Path:
     from orbitnet.store import write_text_atomic
 
     dest = Path(dest) if dest else paths.CHAPTERS_OUT / PAGE
-    from orbitnet.book.record import book_record_path
+    from orbitnet.book.record import load_book_record
 
-    book_file = book_record_path()
-    book = json.loads(book_file.read_text()) if book_file.is_file() else None
-    return write_text_atomic(dest, render(load_records(), book=book))
+    return write_text_atomic(dest, render(load_records(), book=load_book_record()))

@@ -10,6 +10,7 @@ between the processes sharing them, so forked workers are not counted twice), sa
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import threading
@@ -31,6 +32,23 @@ PACKAGES = ("numpy", "scipy", "h5py", "astropy", "matplotlib", "keras", "tensorf
 def book_record_path() -> Path:
     """``build/book.run.json``: profile, chapters at a time and wall time of the last book run."""
     return paths.BUILD / "book.run.json"
+
+
+def write_book_record(profile: str, jobs: int, chapters: list[str], started: float,
+                      wall: float) -> Path:
+    """Record a book run (:func:`book_record_path`), atomically."""
+    from orbitnet.store import write_text_atomic
+
+    return write_text_atomic(book_record_path(), json.dumps({
+        "profile": profile, "jobs": int(jobs), "chapters": list(chapters),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "wall_seconds": round(wall, 2)}, indent=1) + "\n")
+
+
+def load_book_record() -> dict[str, Any] | None:
+    """The last book run's record, or None when there is none."""
+    path = book_record_path()
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def run_record_path(chapter_id: str) -> Path:
@@ -185,8 +203,6 @@ def write_run_record(chapter_id: str, profile: str, params: Mapping[str, Any], s
                      wall_seconds: float, memory: PeakMemory, nb: Any,
                      forced: bool = False) -> Path:
     """Write ``build/results/<chapter>.run.json`` atomically; return its path."""
-    import json
-
     from orbitnet.store import write_text_atomic
 
     record = {

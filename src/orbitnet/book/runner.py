@@ -8,7 +8,6 @@ which the book is built from. Parameter names the notebook does not declare are 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -254,10 +253,10 @@ def book_jobs(profile: str, jobs: int | None = None) -> int:
     """Chapters a book run executes at a time: ``jobs``, else 2 for the quick profile (its
     chapters mostly use one core each) and 1 for the full one (whose chapters use every core
     and up to 5 GB each), never more than the usable cores."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
+    from orbitnet.fit.sweep import default_jobs
+
     if jobs is None:
-        jobs = min(2, cores) if profile == "quick" else 1
+        jobs = default_jobs(2) if profile == "quick" else 1
     if int(jobs) < 1:
         raise ChapterError(f"--jobs must be at least 1, got {jobs}")
     return int(jobs)
@@ -269,7 +268,7 @@ def run_book(profile: str = "full", build: bool = True, log=print,
     process, :mod:`orbitnet.book.schedule`), then build the book, holding the run lock
     throughout. The elapsed time of the chapters goes to ``build/book.run.json``."""
     from orbitnet.book import schedule
-    from orbitnet.book.record import book_record_path
+    from orbitnet.book.record import write_book_record
 
     n = book_jobs(profile, jobs)
     try:
@@ -284,10 +283,7 @@ def run_book(profile: str = "full", build: bool = True, log=print,
                 except schedule.ChapterFailed as exc:
                     raise ChapterError(str(exc)) from None
             wall = time.perf_counter() - t0
-            store.write_text_atomic(book_record_path(), json.dumps({
-                "profile": profile, "jobs": n, "chapters": [c.id for c in registry.CHAPTERS],
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-                "wall_seconds": round(wall, 2)}, indent=1) + "\n")
+            write_book_record(profile, n, [c.id for c in registry.CHAPTERS], started, wall)
             log(f"book: {len(registry.CHAPTERS)} chapters in {wall:.1f} s ({n} at a time)")
             return build_book(log=log) if build else paths.CHAPTERS_OUT
     except store.Busy as exc:

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -72,7 +73,7 @@ def run_concurrently(profile: str, jobs: int, log: Callable[[str], None] = print
     first chapter that failed and the end of its output."""
     pending = [c.id for c in registry.CHAPTERS]
     done: set[str] = set()
-    running: dict[str, tuple[subprocess.Popen, object, float]] = {}
+    running: dict[str, tuple[subprocess.Popen, Any, Path, float]] = {}
     walls: dict[str, float] = {}
     logs_dir().mkdir(parents=True, exist_ok=True)
     env = {**os.environ, execution.LOCK_HOLDER_ENV: str(os.getpid())}
@@ -82,21 +83,22 @@ def run_concurrently(profile: str, jobs: int, log: Callable[[str], None] = print
         while pending or running:
             while len(running) < jobs and (cid := next_ready(pending, done)):
                 pending.remove(cid)
-                out = open(logs_dir() / f"{cid}.log", "w")  # noqa: SIM115 - closed below
-                proc = subprocess.Popen(command(cid, profile), stdout=out, stderr=subprocess.STDOUT, env=env,
-                                        cwd=paths.ROOT, preexec_fn=_term_with_parent)
-                running[cid] = (proc, out, time.perf_counter())
+                log_file = logs_dir() / f"{cid}.log"
+                out = open(log_file, "w")  # noqa: SIM115 - closed below
+                proc = subprocess.Popen(command(cid, profile), stdout=out,
+                                        stderr=subprocess.STDOUT, env=env, cwd=paths.ROOT,
+                                        preexec_fn=_term_with_parent)
+                running[cid] = (proc, out, log_file, time.perf_counter())
                 log(f"book: chapter {cid} started (running: {', '.join(running)})")
             if not running:
                 raise ChapterFailed(f"no chapter can start: {pending} wait for each other")
             time.sleep(poll)
-            for cid, (proc, out, t0) in list(running.items()):
+            for cid, (proc, out, log_file, t0) in list(running.items()):
                 rc = proc.poll()
                 if rc is None:
                     continue
                 out.close()
                 del running[cid]
-                log_file = logs_dir() / f"{cid}.log"
                 if rc != 0:
                     raise ChapterFailed(f"chapter {cid} failed (exit {rc}); its output is in "
                                         f"{log_file}; the end of it:\n{_tail(log_file)}")
@@ -110,12 +112,12 @@ def run_concurrently(profile: str, jobs: int, log: Callable[[str], None] = print
     return walls
 
 
-def _stop(running: dict[str, tuple[subprocess.Popen, object, float]]) -> None:
+def _stop(running: dict[str, tuple[subprocess.Popen, Any, Path, float]]) -> None:
     """SIGTERM every chapter still running (each kills its kernel), then wait for them."""
-    for proc, _, _ in running.values():
+    for proc, *_ in running.values():
         with contextlib.suppress(OSError):
             proc.send_signal(signal.SIGTERM)
-    for proc, out, _ in running.values():
+    for proc, out, *_ in running.values():
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:

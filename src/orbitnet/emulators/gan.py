@@ -454,6 +454,14 @@ def gan_fingerprint(images: np.ndarray, config: GANConfig,
     return store.fingerprint("gan", key, inputs, upstream, code=TRAIN_CODE)
 
 
+def is_stored(out_dir: Path | str, images: np.ndarray, config: GANConfig,
+              params: Mapping[str, Any] | None = None, inputs: Mapping[str, str] | None = None,
+              upstream: Mapping[str, Any] | None = None) -> bool:
+    """Whether :func:`train_or_load` would read the GAN in ``out_dir`` back (fresh, intact)."""
+    fp = gan_fingerprint(images, config, params, upstream, inputs)
+    return store.dir_staleness(out_dir, fp) is None
+
+
 def train_or_load(out_dir: Path | str, images: np.ndarray, config: GANConfig, ml=None,
                   params: Mapping[str, Any] | None = None,
                   inputs: Mapping[str, str] | None = None, progress: bool = True,

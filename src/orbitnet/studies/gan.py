@@ -28,7 +28,7 @@ from orbitnet.emulators.gan import (
     GENERATOR_FILE,
     GANConfig,
     TrainedGAN,
-    gan_fingerprint,
+    is_stored,
     train_or_load,
 )
 from orbitnet.fit.cube import Models
@@ -132,9 +132,8 @@ def train_in_processes(truth: Models, jobs: Sequence[tuple[str, GANConfig, int]]
     todo = []
     for v, cfg, k in jobs:
         req = _request(v, truth, cfg, k, inputs, idx, galaxy)
-        fp = gan_fingerprint(req["images"], req["config"], req["params"], req["upstream"],
-                             inputs)
-        if store.dir_staleness(req["out_dir"], fp) is not None:
+        if not is_stored(req["out_dir"], req["images"], req["config"], req["params"], inputs,
+                         req["upstream"]):
             todo.append((v, cfg, k, req["out_dir"]))
     if not workers.worth_processes(len(todo), min_gans):
         return 0
