@@ -62,7 +62,7 @@ class MadeCube:
 
     models: object  # orbitnet.fit.cube.Models
     library: object  # the DYNAMITE reference library
-    library_fp: object  # its store.Fingerprint
+    library_fp: object  # its orbitnet.store.fingerprint.Fingerprint
     problem: object  # the weight problem of that library
     path: Path
 

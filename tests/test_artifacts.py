@@ -9,17 +9,38 @@ import h5py
 import numpy as np
 import pytest
 
-from orbitnet import store
+from orbitnet.book.results import (
+    flatten,
+    format_number,
+    load_results,
+    open_interval_text,
+    write_results,
+)
+from orbitnet.data import paths
+from orbitnet.store import code
+from orbitnet.store.artifacts import (
+    CorruptArtifact,
+    cached,
+    read_artifact,
+    read_attrs,
+    staleness,
+    stored_fingerprint,
+    write_artifact,
+    write_text_atomic,
+)
+from orbitnet.store.code import code_modules, code_version
+from orbitnet.store.fingerprint import Fingerprint, fingerprint, input_hashes
+from orbitnet.store.locks import Busy, locked
 
 
 def test_write_read_provenance(tmp_path):
     p = tmp_path / "a" / "x.h5"
     params = {"ml": [1.0, 2.0], "seed": 0}
     inputs = {"f": "abc"}
-    store.write_artifact(p, {"gh": np.ones((2, 3)), "grp/y": np.arange(3)}, params, inputs)
-    data = store.read_artifact(p)
+    write_artifact(p, {"gh": np.ones((2, 3)), "grp/y": np.arange(3)}, params, inputs)
+    data = read_artifact(p)
     assert np.array_equal(data["gh"], np.ones((2, 3))) and np.array_equal(data["grp/y"], [0, 1, 2])
-    attrs = store.read_attrs(p)
+    attrs = read_attrs(p)
     assert json.loads(attrs["parameters"]) == params
     assert json.loads(attrs["input_sha256"]) == inputs
     for key in ("orbitnet_version", "git_commit", "created"):
@@ -35,19 +56,19 @@ def test_freshness_and_recompute(tmp_path):
         calls.append(1)
         return {"y": np.arange(4.0)}
 
-    store.cached(p, {"a": 1}, {"f": "h"}, compute)
-    store.cached(p, {"a": 1}, {"f": "h"}, compute)
+    cached(p, {"a": 1}, {"f": "h"}, compute)
+    cached(p, {"a": 1}, {"f": "h"}, compute)
     assert len(calls) == 1
-    store.cached(p, {"a": 2}, {"f": "h"}, compute)  # new parameter
-    store.cached(p, {"a": 2}, {"f": "h2"}, compute)  # new input hash
+    cached(p, {"a": 2}, {"f": "h"}, compute)  # new parameter
+    cached(p, {"a": 2}, {"f": "h2"}, compute)  # new input hash
     assert len(calls) == 3
 
 
 def test_corrupt_artifact_is_recomputed(tmp_path, capfd):
     p = tmp_path / "x.h5"
-    store.cached(p, {"a": 1}, {}, lambda: {"y": np.zeros(3)})
+    cached(p, {"a": 1}, {}, lambda: {"y": np.zeros(3)})
     p.write_bytes(p.read_bytes()[:100])  # truncate
-    out = store.cached(p, {"a": 1}, {}, lambda: {"y": np.ones(3)})
+    out = cached(p, {"a": 1}, {}, lambda: {"y": np.ones(3)})
     assert "x.h5 is unreadable" in capfd.readouterr().err
     assert np.array_equal(out["y"], np.ones(3))
     with h5py.File(p) as h5:
@@ -56,33 +77,33 @@ def test_corrupt_artifact_is_recomputed(tmp_path, capfd):
 
 def test_interrupted_write_leaves_old_file(tmp_path):
     p = tmp_path / "x.h5"
-    store.write_artifact(p, {"y": np.zeros(2)}, {}, {})
+    write_artifact(p, {"y": np.zeros(2)}, {}, {})
 
     class Boom:
         def __array__(self, *a, **k):
             raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError):
-        store.write_artifact(p, {"y": np.ones(2), "z": Boom()}, {}, {})
-    assert np.array_equal(store.read_artifact(p)["y"], np.zeros(2))
+        write_artifact(p, {"y": np.ones(2), "z": Boom()}, {}, {})
+    assert np.array_equal(read_artifact(p)["y"], np.zeros(2))
     assert [f.name for f in tmp_path.iterdir()] == ["x.h5"]
 
 
 def test_input_hashes(inputs_dir):
-    h = store.input_hashes([inputs_dir / "bins.dat"])
+    h = input_hashes([inputs_dir / "bins.dat"])
     assert list(h.values()) == ["149c50e9db1c15150157582432d805d66a72f4234c53768b4d352fc68b4b7c2c"]
 
 
 def test_results_roundtrip_and_format(tmp_path, monkeypatch):
-    monkeypatch.setattr(store.paths, "RESULTS", tmp_path)
-    out = store.write_results("99_test", {"a": np.float64(1.5), "b": {"c": np.arange(2)}})
+    monkeypatch.setattr(paths, "RESULTS", tmp_path)
+    out = write_results("99_test", {"a": np.float64(1.5), "b": {"c": np.arange(2)}})
     assert {k: v for k, v in out.items() if k != "provenance"} == {"a": 1.5, "b": {"c": [0, 1]}}
-    assert store.load_results("99_test") == out
-    assert store.flatten({"a": 1.5, "b": {"c": [0, 1]}}) == {"a": 1.5, "b.c": [0, 1]}
-    assert store.format_number(1.624875e10) == "1.625 × 10¹⁰"
-    assert store.format_number(34.8712) == "34.87"
+    assert load_results("99_test") == out
+    assert flatten({"a": 1.5, "b": {"c": [0, 1]}}) == {"a": 1.5, "b.c": [0, 1]}
+    assert format_number(1.624875e10) == "1.625 × 10¹⁰"
+    assert format_number(34.8712) == "34.87"
     with pytest.raises(FileNotFoundError, match="orbitnet chapter 98_missing"):
-        store.load_results("98_missing")
+        load_results("98_missing")
 
 
 # --- fingerprints and code versions (issue 13 item 2, issue 11's one cache) ----------
@@ -99,20 +120,20 @@ def fake_package(tmp_path, monkeypatch):
                                       '    return b.g(x) + 1\n')
     (pkg / "sub" / "b.py").write_text("def g(x):\n    return 2 * x\n")
     (pkg / "sub" / "c.py").write_text("def h(x):\n    return x\n")
-    monkeypatch.setattr(store, "PACKAGE", pkg)
+    monkeypatch.setattr(code, "PACKAGE", pkg)
     return pkg
 
 
 def test_code_version_follows_imports_not_docstrings(fake_package):
-    v0 = store.code_version("orbitnet.sub.a")
-    assert store.code_modules("orbitnet.sub.a") == ["orbitnet.sub.a", "orbitnet.sub.b"]
+    v0 = code_version("orbitnet.sub.a")
+    assert code_modules("orbitnet.sub.a") == ["orbitnet.sub.a", "orbitnet.sub.b"]
     a = fake_package / "sub" / "a.py"
     a.write_text(a.read_text().replace('"""A."""', '"""Another docstring."""  # and a comment'))
-    assert store.code_version("orbitnet.sub.a") == v0  # docs and comments are not code
+    assert code_version("orbitnet.sub.a") == v0  # docs and comments are not code
     (fake_package / "sub" / "c.py").write_text("def h(x):\n    return -x\n")
-    assert store.code_version("orbitnet.sub.a") == v0  # an unrelated module changed
+    assert code_version("orbitnet.sub.a") == v0  # an unrelated module changed
     (fake_package / "sub" / "b.py").write_text("def g(x):\n    return 3 * x\n")
-    assert store.code_version("orbitnet.sub.a") != v0  # a module it imports changed
+    assert code_version("orbitnet.sub.a") != v0  # a module it imports changed
 
 
 def test_artifact_made_by_older_code_is_stale(fake_package, tmp_path, capfd):
@@ -123,31 +144,31 @@ def test_artifact_made_by_older_code_is_stale(fake_package, tmp_path, capfd):
         calls.append(1)
         return {"y": np.arange(3.0) * len(calls)}
 
-    store.cached(p, {"a": 1}, {}, compute, code=("orbitnet.sub.a",))
-    store.cached(p, {"a": 1}, {}, compute, code=("orbitnet.sub.a",))
+    cached(p, {"a": 1}, {}, compute, code=("orbitnet.sub.a",))
+    cached(p, {"a": 1}, {}, compute, code=("orbitnet.sub.a",))
     assert len(calls) == 1
     (fake_package / "sub" / "b.py").write_text("def g(x):\n    return 3 * x\n")
-    out = store.cached(p, {"a": 1}, {}, compute, code=("orbitnet.sub.a",))
+    out = cached(p, {"a": 1}, {}, compute, code=("orbitnet.sub.a",))
     assert len(calls) == 2 and np.array_equal(out["y"], [0.0, 2.0, 4.0])
     assert "changed: the code that computes it; recomputing" in capfd.readouterr().err
 
 
 def test_fingerprint_names_what_changed(tmp_path):
-    up = store.fingerprint("cube", {"ml": [1.0, 2.0]})
-    a = store.fingerprint("pred", {"seed": 0, "epochs": 2}, {"mge.ecsv": "aa"}, {"cube": up})
-    b = store.fingerprint("pred", {"seed": 0, "epochs": 3}, {"mge.ecsv": "bb"},
-                          {"cube": store.fingerprint("cube", {"ml": [1.0]})})
+    up = fingerprint("cube", {"ml": [1.0, 2.0]})
+    a = fingerprint("pred", {"seed": 0, "epochs": 2}, {"mge.ecsv": "aa"}, {"cube": up})
+    b = fingerprint("pred", {"seed": 0, "epochs": 3}, {"mge.ecsv": "bb"},
+                    {"cube": fingerprint("cube", {"ml": [1.0]})})
     assert b.differences(a) == ["parameters epochs", "input mge.ecsv", "upstream cube"]
-    assert store.Fingerprint.from_json(a.to_json()) == a
+    assert Fingerprint.from_json(a.to_json()) == a
     with pytest.raises(ValueError, match="digest"):
-        store.Fingerprint.from_json(a.to_json().replace('"epochs":2', '"epochs":5'))
-    store.write_artifact(tmp_path / "p.h5", {"y": np.ones(2)}, a)
-    assert store.stored_fingerprint(tmp_path / "p.h5") == a
-    assert store.staleness(tmp_path / "p.h5", b).startswith("changed: parameters epochs")
+        Fingerprint.from_json(a.to_json().replace('"epochs":2', '"epochs":5'))
+    write_artifact(tmp_path / "p.h5", {"y": np.ones(2)}, a)
+    assert stored_fingerprint(tmp_path / "p.h5") == a
+    assert staleness(tmp_path / "p.h5", b).startswith("changed: parameters epochs")
     (tmp_path / "old.h5").write_bytes((tmp_path / "p.h5").read_bytes())
     with h5py.File(tmp_path / "old.h5", "a") as h5:  # as older code wrote it
         del h5.attrs["fingerprint"]
-    assert "older orbitnet" in store.staleness(tmp_path / "old.h5", a)
+    assert "older orbitnet" in staleness(tmp_path / "old.h5", a)
 
 
 # --- checksums (item 3) ----------------------------------------------------------------
@@ -156,30 +177,30 @@ def test_fingerprint_names_what_changed(tmp_path):
 def test_flipped_bytes_are_caught_and_recomputed(tmp_path, capfd):
     p = tmp_path / "cube.h5"
     gh = np.random.default_rng(1).normal(size=(40, 100, 25)).astype(np.float32)
-    fp = store.fingerprint("cube", {"n": 40})
-    store.cached(p, fp, None, lambda: {"gh": gh, "n": np.int64(40)})
+    fp = fingerprint("cube", {"n": 40})
+    cached(p, fp, None, lambda: {"gh": gh, "n": np.int64(40)})
     raw = bytearray(p.read_bytes())
     mid = len(raw) // 2
     raw[mid:mid + 16] = bytes(b ^ 0xFF for b in raw[mid:mid + 16])  # 16 bytes mid-file
     p.write_bytes(bytes(raw))
-    with pytest.raises(store.CorruptArtifact, match="cube.h5"):
-        store.read_artifact(p)
-    out = store.cached(p, fp, None, lambda: {"gh": gh + 1, "n": np.int64(40)})
+    with pytest.raises(CorruptArtifact, match="cube.h5"):
+        read_artifact(p)
+    out = cached(p, fp, None, lambda: {"gh": gh + 1, "n": np.int64(40)})
     assert np.array_equal(out["gh"], gh + 1)
     assert "cube.h5 is corrupt" in capfd.readouterr().err
-    np.testing.assert_array_equal(store.read_artifact(p)["gh"], gh + 1)
+    np.testing.assert_array_equal(read_artifact(p)["gh"], gh + 1)
 
 
 def test_scalar_datasets_carry_a_digest(tmp_path):
     p = tmp_path / "s.h5"
-    store.write_artifact(p, {"seconds": np.float64(12.5), "name": np.bytes_(b"x")}, {}, {})
+    write_artifact(p, {"seconds": np.float64(12.5), "name": np.bytes_(b"x")}, {}, {})
     with h5py.File(p, "a") as h5:
         sha = h5["seconds"].attrs["sha256"]
         del h5["seconds"]
         h5["seconds"] = np.float64(99.0)
         h5["seconds"].attrs["sha256"] = sha
-    with pytest.raises(store.CorruptArtifact, match="seconds fails its checksum"):
-        store.read_artifact(p)
+    with pytest.raises(CorruptArtifact, match="seconds fails its checksum"):
+        read_artifact(p)
 
 
 # --- permissions (item 6) and locks (item 7) -------------------------------------------
@@ -205,10 +226,10 @@ def test_artifacts_get_the_users_normal_permissions(tmp_path):
 
     old = os.umask(0o022)
     try:
-        a = store.write_artifact(tmp_path / "a.h5", {"y": np.ones(3)}, {}, {})
+        a = write_artifact(tmp_path / "a.h5", {"y": np.ones(3)}, {}, {})
         lib = _tiny_library()
         b = save_library(lib, tmp_path / "engine_library_x.h5")
-        c = store.write_text_atomic(tmp_path / "r.json", "{}")
+        c = write_text_atomic(tmp_path / "r.json", "{}")
     finally:
         os.umask(old)
     for f in (a, b, c):
@@ -218,7 +239,7 @@ def test_artifacts_get_the_users_normal_permissions(tmp_path):
 
 def _hold(lock: str, ready: str, seconds: float) -> None:
     """Child process: hold ``lock`` for ``seconds``."""
-    with store.locked(lock, what="the test's other run"):
+    with locked(lock, what="the test's other run"):
         Path(ready).write_text("held")
         time.sleep(seconds)
 
@@ -239,10 +260,10 @@ def test_a_held_lock_names_its_holder_and_waiters_wait(tmp_path):
     proc = _start_until_ready(_hold, (str(lock), str(ready), 2.0), ready, 10.0)
     try:
         busy = rf"another run holds .*pid {proc.pid}, the test's"
-        with pytest.raises(store.Busy, match=busy), store.locked(lock, wait=False):
+        with pytest.raises(Busy, match=busy), locked(lock, wait=False):
             pass
         t0 = time.perf_counter()
-        with store.locked(lock):  # waits for the other process
+        with locked(lock):  # waits for the other process
             assert time.perf_counter() - t0 > 0.5
     finally:
         proc.join(10)
@@ -254,14 +275,14 @@ def _compute_slowly(path: str, ready: str) -> None:
         time.sleep(2.0)
         return {"y": np.full(3, 7.0)}
 
-    store.cached(path, {"a": 1}, {}, compute)
+    cached(path, {"a": 1}, {}, compute)
 
 
 def test_two_runs_never_compute_one_artifact_at_once(tmp_path):
     p, ready = tmp_path / "x.h5", tmp_path / "ready"
     proc = _start_until_ready(_compute_slowly, (str(p), str(ready)), ready, 20.0)
     try:
-        out = store.cached(p, {"a": 1}, {}, lambda: pytest.fail("computed twice"))
+        out = cached(p, {"a": 1}, {}, lambda: pytest.fail("computed twice"))
         assert np.array_equal(out["y"], np.full(3, 7.0))
     finally:
         proc.join(10)
@@ -269,8 +290,6 @@ def test_two_runs_never_compute_one_artifact_at_once(tmp_path):
 
 
 def test_an_interval_open_at_an_end_is_glued_as_text():
-    from orbitnet.store import open_interval_text
-
     assert open_interval_text([8.668988, None]) == "≥ 8.669 (open: the grid ends first)"
     assert open_interval_text([None, 1.25]) == "≤ 1.25 (open: the grid starts later)"
     assert open_interval_text([None, None]).startswith("the whole grid")

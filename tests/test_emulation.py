@@ -88,8 +88,8 @@ def test_a_stored_network_is_used_only_while_fresh_and_intact(small_cube, tmp_pa
     """Issue 13 items 2-3 for trained networks (Chapter 5 reused any stored DCNN before)."""
     from dataclasses import replace
 
-    from orbitnet import store
     from orbitnet.data import paths
+    from orbitnet.store.fingerprint import fingerprint
 
     monkeypatch.setattr(paths, "ARTIFACTS", tmp_path)
     truth, problem = small_cube()
@@ -98,7 +98,7 @@ def test_a_stored_network_is_used_only_while_fresh_and_intact(small_cube, tmp_pa
     found = cache.find_stored(truth, "fast", "l1_err", epochs=1)
     np.testing.assert_array_equal(found.predict(truth.ml[:2]), emu.predict(truth.ml[:2]))
     # the same settings on another cube (Chapter 2 re-run): not the stored network
-    other = replace(truth, attrs={**truth.attrs, "fingerprint": store.fingerprint(
+    other = replace(truth, attrs={**truth.attrs, "fingerprint": fingerprint(
         "orbit_models", {"ml": [1.0]}).to_json()})
     assert cache.find_stored(other, "fast", "l1_err", epochs=1) is None
     # 16 flipped bytes in a weights file: detected, not used, retrained with a notice

@@ -203,9 +203,9 @@ def test_save_load_and_cache(tmp_path, store, trained, monkeypatch):
         return trained
 
     monkeypatch.setattr(gan_module, "train_gan", fake_train)
-    from orbitnet import store as artifacts
+    from orbitnet.store.folders import dir_fingerprint
 
-    fp = artifacts.dir_fingerprint(store / "cached")
+    fp = dir_fingerprint(store / "cached")
     assert fp.inputs == {"cube": "abc"} and fp.params["config"]["seed"] == TINY.seed
     again = train_or_load(store / "cached", y, TINY, inputs={"cube": "abc"}, progress=False)
     assert calls == [] and again.seconds == pytest.approx(trained.seconds)  # read back

@@ -12,11 +12,13 @@ import pytest
 from astropy.table import Table
 from conftest import make_cube
 
-from orbitnet import store
+from orbitnet.book.results import load_results, write_results
 from orbitnet.data import paths
 from orbitnet.data.galaxy import load_galaxy
 from orbitnet.fit import cube
 from orbitnet.orblib.dynamite import LibraryError
+from orbitnet.store.artifacts import CorruptArtifact, StaleArtifact
+from orbitnet.store.fingerprint import lineage, reset_lineage
 from orbitnet.studies import conclusions
 
 ML = [5.0, 5.5, 6.0]
@@ -26,9 +28,9 @@ ML = [5.0, 5.5, 6.0]
 def artifacts(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "ARTIFACTS", tmp_path / "artifacts")
     monkeypatch.setattr(paths, "RESULTS", tmp_path / "results")
-    store.reset_lineage()
+    reset_lineage()
     yield tmp_path / "artifacts"
-    store.reset_lineage()
+    reset_lineage()
 
 
 @pytest.fixture
@@ -60,7 +62,7 @@ def test_engine_with_an_orblib_dir_is_a_conflict():
 
 
 def test_open_inputs_gives_the_cube_its_data_and_its_library(default_run):
-    store.reset_lineage()
+    reset_lineage()
     opened = cube.open_inputs(paths.GALAXY)
     np.testing.assert_array_equal(opened.cube.kinchi2, default_run.models.kinchi2)
     assert opened.source == "dynamite" and opened.library.n_orbits == 360
@@ -69,7 +71,7 @@ def test_open_inputs_gives_the_cube_its_data_and_its_library(default_run):
     res = opened.problem.solve(opened.cube.gh[1].astype(float))
     assert res.kinchi2 == pytest.approx(default_run.models.kinchi2[1], rel=1e-6)
     assert opened.err.shape == (152, 4)
-    assert store.lineage() == {"cube": default_run.models.fingerprint}
+    assert lineage() == {"cube": default_run.models.fingerprint}
     with pytest.raises(ValueError, match="made with the library of DYNAMITE run"):
         cube.open_inputs(paths.GALAXY, orbit_source="engine")
 
@@ -89,7 +91,7 @@ def test_a_run_on_other_data_keeps_its_own_folder_and_notices_edits(inputs_copy,
     kin = Table.read(inputs_copy / "gauss_hermite_kins.ecsv", format="ascii.ecsv")
     kin["v"] += 10.0
     kin.write(inputs_copy / "gauss_hermite_kins.ecsv", format="ascii.ecsv", overwrite=True)
-    with pytest.raises(store.StaleArtifact,
+    with pytest.raises(StaleArtifact,
                        match=r"input gauss_hermite_kins.ecsv .*run chapter 02_orbit_libraries"):
         cube.open_inputs(run)
 
@@ -111,14 +113,14 @@ def test_a_changed_library_makes_the_cube_stale(default_run, tmp_path):
         fh.write("\n")
     with h5py.File(default_run.path, "a") as h5:  # as if the cube had been made from `other`
         h5.attrs["orblib_dir"] = str(other)
-    with pytest.raises(store.StaleArtifact, match=r"upstream library .*parameters_pot.in"):
+    with pytest.raises(StaleArtifact, match=r"upstream library .*parameters_pot.in"):
         cube.open_inputs(paths.GALAXY)
 
 
 def test_results_record_the_cube_they_came_from(default_run):
-    store.reset_lineage()
+    reset_lineage()
     opened = cube.open_inputs(paths.GALAXY)
-    out = store.write_results("03_dcnn", {"n_models": int(opened.cube.ml.size)})
+    out = write_results("03_dcnn", {"n_models": int(opened.cube.ml.size)})
     assert out["provenance"]["fingerprints"] == {"cube": default_run.models.fingerprint}
     on_disk = json.loads(paths.results_path("03_dcnn").read_text())
     assert on_disk["provenance"]["fingerprints"]["cube"] == default_run.models.fingerprint
@@ -133,15 +135,15 @@ def _results(chapter: str, cube_fp: str | None, **data) -> None:
 def test_conclusions_refuse_results_from_different_cubes(artifacts):
     for ch in conclusions.CHAPTER_RESULTS:
         _results(ch, "cubeA" if ch != "01_galaxy" else None)
-    assert conclusions.check_same_cube(conclusions.gather()) == "cubeA"
+    assert conclusions.check_same_cube(conclusions.gather(load_results)) == "cubeA"
     _results("02_orbit_libraries", "cubeB", n_models=81)  # Chapter 2 re-run with ml_step 0.1
     with pytest.raises(ValueError, match=r"03_dcnn, 04_losses, 05_gan, 06_sparse, 07_maps "
-                                         r"were computed from another cube"):
-        conclusions.gather()
+                       r"were computed from another cube"):
+        conclusions.gather(load_results)
     _results("02_orbit_libraries", "cubeA")
     _results("04_losses", None)  # written before results recorded their cube
     with pytest.raises(ValueError, match=r"04_losses were computed.*orbitnet chapter 04_losses"):
-        conclusions.gather()
+        conclusions.gather(load_results)
 
 
 # --- item 3: corrupt or truncated cubes name the file and the chapter that rebuilds them --
@@ -150,7 +152,7 @@ def test_conclusions_refuse_results_from_different_cubes(artifacts):
 def test_a_truncated_cube_names_file_and_chapter(default_run):
     path = default_run.path
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(store.CorruptArtifact,
+    with pytest.raises(CorruptArtifact,
                        match=rf"{path}.*truncated.*chapter 02_orbit_libraries"):
         cube.open_inputs(paths.GALAXY)
 
@@ -161,7 +163,7 @@ def test_flipped_bytes_in_the_cube_are_not_used(default_run):
     mid = len(raw) // 2
     raw[mid:mid + 16] = bytes(b ^ 0x5A for b in raw[mid:mid + 16])
     path.write_bytes(bytes(raw))
-    with pytest.raises(store.CorruptArtifact, match=rf"{path}.*chapter 02_orbit_libraries"):
+    with pytest.raises(CorruptArtifact, match=rf"{path}.*chapter 02_orbit_libraries"):
         cube.open_inputs(paths.GALAXY)
 
 

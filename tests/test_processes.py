@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import toybook
 
-from orbitnet import store
 from orbitnet.book import cli, execution, runner
 from orbitnet.data import paths
+from orbitnet.store.locks import locked
 
 TOYBOOK = Path(toybook.__file__)
 
@@ -28,10 +28,10 @@ TOYBOOK = Path(toybook.__file__)
 @pytest.fixture
 def book(tmp_path, monkeypatch):
     toybook.write_notebook(tmp_path / "notebooks" / "90_ok.md", [
-        "from orbitnet.store import write_results\n"
+        "from orbitnet.book.results import write_results\n"
         "summary = write_results('90_ok', {'y': x * 2})"])
     toybook.write_notebook(tmp_path / "notebooks" / "91_partial.md", [
-        "from orbitnet.store import write_results\nwrite_results('91_partial', {'y': 1})",
+        "from orbitnet.book.results import write_results\nwrite_results('91_partial', {'y': 1})",
         "raise RuntimeError('fails after writing its results')"])
     toybook.configure(tmp_path, monkeypatch.setattr)
     return tmp_path
@@ -111,11 +111,11 @@ def test_build_only_with_a_chapter_missing_names_it(book, capfd):
 
 def test_cache_notices_reach_the_command_line(book, capfd, monkeypatch):
     toybook.write_notebook(book / "notebooks" / "92_corrupt.md", [
-        "import numpy as np\nfrom orbitnet import store\n"
+        "import numpy as np\nfrom orbitnet.store.artifacts import cached\n"
         f"p = __import__('pathlib').Path(r'{book}') / 'x.h5'\n"
-        "store.cached(p, {'a': 1}, {}, lambda: {'y': np.zeros(3)})\n"
+        "cached(p, {'a': 1}, {}, lambda: {'y': np.zeros(3)})\n"
         "p.write_bytes(p.read_bytes()[:300])\n"
-        "out = store.cached(p, {'a': 1}, {}, lambda: {'y': np.ones(3)})"])
+        "out = cached(p, {'a': 1}, {}, lambda: {'y': np.ones(3)})"])
     toybook.configure(book, monkeypatch.setattr)
     runner.run_chapter("92_corrupt", progress=False, log=_quiet)
     err = capfd.readouterr().err
@@ -144,7 +144,7 @@ def test_a_second_run_is_refused_naming_the_first(book):
 
 
 def _hold(lock: str, ready: str) -> None:
-    with store.locked(lock, what="chapter 90_ok"):
+    with locked(lock, what="chapter 90_ok"):
         Path(ready).write_text("held")
         time.sleep(60)
 
@@ -189,7 +189,7 @@ def test_sigkill_of_the_process_group_leaves_no_workers_or_connection_files(book
 @pytest.mark.slow
 def test_ctrl_c_prints_one_line_and_writes_nothing(book):
     proc, kernel = _start_with_kernel(
-        book, "94_sleep", "from orbitnet.store import write_results\n"
+        book, "94_sleep", "from orbitnet.book.results import write_results\n"
         "write_results('94_sleep', {'started': True})\ntime.sleep(120)")
     try:
         time.sleep(0.5)

@@ -37,6 +37,11 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _short_commit(commit: str) -> str:
+    """A commit hash cut to 12 characters, keeping its ``-dirty`` mark."""
+    return commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
 def render(records: dict[str, dict[str, Any]], versions: dict[str, str] | None = None,
            book: dict[str, Any] | None = None) -> str:
     """The appendix page as MyST Markdown."""
@@ -59,7 +64,7 @@ def render(records: dict[str, dict[str, Any]], versions: dict[str, str] | None =
                      f"{r['wall_seconds']:.0f} s | "
                      f"{'' if cpu is None else f'{cpu:.0f} s'} | "
                      f"{_gib(r['peak_memory_bytes'])} | {r['started']} | "
-                     f"`{r.get('code_version', '')}` |")
+                     f"`{_short_commit(r.get('git_commit', ''))}` |")
     total_wall = sum(r["wall_seconds"] for r in records.values())
     total_cpu = sum(r.get("cpu_seconds") or 0 for r in records.values())
     peak = max(r["peak_memory_bytes"] for r in records.values())
@@ -101,7 +106,7 @@ def render(records: dict[str, dict[str, Any]], versions: dict[str, str] | None =
 
 def write_appendix(dest: Path | None = None) -> Path:
     """Write the appendix page (default ``book/chapters/reproducibility.md``)."""
-    from orbitnet.store import write_text_atomic
+    from orbitnet.store.artifacts import write_text_atomic
 
     dest = Path(dest) if dest else paths.CHAPTERS_OUT / PAGE
     from orbitnet.book.record import load_book_record

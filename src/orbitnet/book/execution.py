@@ -4,9 +4,9 @@ notices on the command line, and nothing left behind when the run is stopped.
 * :func:`run_lock` holds ``build/.run.lock`` for the whole run; a second run in the same
   checkout stops at once with "another run holds …" (the lock dies with its process).
 * :func:`chapter_environment` stages the results JSON written by the kernel
-  (:func:`orbitnet.store.write_results`) and :func:`commit_results` moves them into
+  (:func:`orbitnet.book.results.write_results`) and :func:`commit_results` moves them into
   ``build/results/`` only when the chapter succeeded; it also passes the chapter's
-  parameters (recorded in the results) and a file for :func:`orbitnet.store.notice`.
+  parameters (recorded in the results) and a file for :func:`orbitnet.store.notices.notice`.
 * :func:`execute` runs papermill in a thread, echoing notices to stderr; Ctrl-C (or SIGTERM)
   kills the kernel's process group (kernel and pool workers) and re-raises
   ``KeyboardInterrupt`` for the command to print one line.
@@ -34,8 +34,11 @@ from typing import Any, ClassVar
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
-from orbitnet import store
+from orbitnet.book.results import PARAMETERS_ENV, STAGING_ENV
 from orbitnet.data import paths
+from orbitnet.store.fingerprint import canonical_json
+from orbitnet.store.locks import locked
+from orbitnet.store.notices import NOTICES_ENV
 
 
 def lock_path() -> Path:
@@ -53,14 +56,14 @@ LOCK_HOLDER_ENV = "ORBITNET_RUN_LOCK_HOLDER"
 
 @contextlib.contextmanager
 def run_lock(what: str) -> Iterator[None]:
-    """Hold the checkout's run lock; raise :class:`orbitnet.store.Busy` when another run holds it.
+    """Hold the checkout's run lock; raise :class:`orbitnet.store.locks.Busy` when another run holds it.
 
     A chapter process started by a book run (its parent named in ``ORBITNET_RUN_LOCK_HOLDER``)
     runs under the book's lock."""
     if os.environ.get(LOCK_HOLDER_ENV) == str(os.getppid()):
         yield
         return
-    with store.locked(lock_path(), wait=False, what=what):
+    with locked(lock_path(), wait=False, what=what):
         yield
 
 
@@ -132,9 +135,9 @@ def chapter_environment(params: Mapping[str, Any]) -> Iterator[Path]:
     """Environment of a chapter run; yields the staging folder of its results JSON."""
     paths.RESULTS.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=paths.RESULTS))
-    env = {"ORBITNET_ROOT": str(paths.ROOT), store.STAGING_ENV: str(staging),
-           store.NOTICES_ENV: str(staging / "notices.log"),
-           store.PARAMETERS_ENV: store.canonical_json(params)}
+    env = {"ORBITNET_ROOT": str(paths.ROOT), STAGING_ENV: str(staging),
+           NOTICES_ENV: str(staging / "notices.log"),
+           PARAMETERS_ENV: canonical_json(params)}
     defaults = {"MPLBACKEND": "module://matplotlib_inline.backend_inline",
                 "TF_CPP_MIN_LOG_LEVEL": "2"}
     before = {k: os.environ.get(k) for k in (*env, *defaults)}

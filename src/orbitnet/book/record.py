@@ -37,7 +37,7 @@ def book_record_path() -> Path:
 def write_book_record(profile: str, jobs: int, chapters: list[str], started: float,
                       wall: float) -> Path:
     """Record a book run (:func:`book_record_path`), atomically."""
-    from orbitnet.store import write_text_atomic
+    from orbitnet.store.artifacts import write_text_atomic
 
     return write_text_atomic(book_record_path(), json.dumps({
         "profile": profile, "jobs": int(jobs), "chapters": list(chapters),
@@ -185,25 +185,12 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return out
 
 
-def code_version() -> str:
-    """``git describe`` of the checkout (with ``-dirty``), or the package version."""
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=paths.ROOT,
-                              capture_output=True, text=True, timeout=10,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        from orbitnet import __version__
-
-        return __version__
-
-
 def write_run_record(chapter_id: str, profile: str, params: Mapping[str, Any], started: float,
                      wall_seconds: float, memory: PeakMemory, nb: Any,
                      forced: bool = False) -> Path:
     """Write ``build/results/<chapter>.run.json`` atomically; return its path."""
-    from orbitnet.store import write_text_atomic
+    from orbitnet.store.artifacts import write_text_atomic
+    from orbitnet.store.code import git_commit
 
     record = {
         "chapter": chapter_id, "profile": profile, "parameters": dict(params),
@@ -214,7 +201,7 @@ def write_run_record(chapter_id: str, profile: str, params: Mapping[str, Any], s
         "peak_process_rss_bytes": memory.peak_process,
         "peak_rss_sum_bytes": memory.peak_rss_sum,
         "load_average_1min_at_end": os.getloadavg()[0],
-        "cells": cell_times(nb), "code_version": code_version(), "machine": machine(),
+        "cells": cell_times(nb), "git_commit": git_commit(), "machine": machine(),
     }
     path = run_record_path(chapter_id)
     write_text_atomic(path, json.dumps(record, indent=2, default=str) + "\n")

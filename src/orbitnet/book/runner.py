@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orbitnet import store
 from orbitnet.book import execution, notebooks, registry
 from orbitnet.book.params import ParameterError, notebook_parameters
 from orbitnet.book.registry import PRODUCES, get_chapter, requires
 from orbitnet.data import paths
+from orbitnet.store.locks import Busy
 
 HIDDEN_TAGS = ("parameters", "injected-parameters")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -159,7 +159,7 @@ def run_chapter(chapter_id: str, profile: str = "full",
     try:
         with execution.run_lock(f"chapter {chapter_id}"):
             return _run_locked(chapter_id, source, profile, params, progress, log, force)
-    except store.Busy as exc:
+    except Busy as exc:
         raise ChapterError(f"{exc}: wait for it to finish") from None
 
 
@@ -221,7 +221,7 @@ def build_book(log=print) -> Path:
     try:
         with execution.run_lock("book build"):
             return _build_locked(log)
-    except store.Busy as exc:
+    except Busy as exc:
         raise ChapterError(f"{exc}: wait for it to finish") from None
 
 
@@ -286,5 +286,5 @@ def run_book(profile: str = "full", build: bool = True, log=print,
             write_book_record(profile, n, [c.id for c in registry.CHAPTERS], started, wall)
             log(f"book: {len(registry.CHAPTERS)} chapters in {wall:.1f} s ({n} at a time)")
             return build_book(log=log) if build else paths.CHAPTERS_OUT
-    except store.Busy as exc:
+    except Busy as exc:
         raise ChapterError(f"{exc}: wait for it to finish") from None

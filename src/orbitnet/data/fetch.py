@@ -17,7 +17,7 @@ from pathlib import Path
 
 from orbitnet.data import paths
 from orbitnet.data.galaxy import INPUT_FILES, DataError
-from orbitnet.store import file_sha256
+from orbitnet.store.fingerprint import file_sha256
 
 
 def manifest(galaxy: str = paths.GALAXY) -> dict:

@@ -1,7 +1,7 @@
 """Train a DCNN emulator on an orbit-model cube, or load the stored one whose fingerprint matches.
 
 A trained emulator lives in ``build/artifacts/<run>/dcnn/<recipe>/<loss>[/<tag>]/`` as a
-folder artifact of :func:`orbitnet.store.cached_dir`: its ``fingerprint.json`` records the
+folder artifact of :func:`orbitnet.store.folders.cached_dir`: its ``fingerprint.json`` records the
 recipe, loss, training models and mask, the cube's fingerprint, the training code's version,
 and each file's SHA-256.
 """
@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from orbitnet import store
 from orbitnet.data import paths
 from orbitnet.emulators import workers
 from orbitnet.fit.cube import Models
 from orbitnet.fit.solver import WeightProblem, gh_errors
+from orbitnet.store.fingerprint import Fingerprint, fingerprint
+from orbitnet.store.folders import cached_dir, dir_staleness
 
 #: The modules that train an emulator (with every orbitnet module they import).
 TRAIN_CODE = ("orbitnet.emulators.emulator",)
@@ -36,15 +37,15 @@ def emulator_dir(galaxy: str, recipe: str, loss: str, tag: str | None = None) ->
 
 
 def emulator_fingerprint(truth: Models, recipe, loss: str, train_idx: np.ndarray,
-                         mask: bool, val_idx: np.ndarray | None = None) -> store.Fingerprint:
+                         mask: bool, val_idx: np.ndarray | None = None) -> Fingerprint:
     """What an emulator is computed from: recipe, loss, training models, mask, cube, code
     (and the validation models, when they are given instead of the recipe's split)."""
     params = {"recipe": recipe.to_dict(), "loss": loss, "train_ml": truth.ml[train_idx],
               "mask": mask}
     if val_idx is not None:
         params["val_ml"] = truth.ml[val_idx]
-    return store.fingerprint("dcnn", params, upstream={"cube": truth.fingerprint},
-                             code=TRAIN_CODE)
+    return fingerprint("dcnn", params, upstream={"cube": truth.fingerprint},
+                       code=TRAIN_CODE)
 
 
 def _resolve(truth: Models, recipe: str, loss: str, out_dir: Path | None,
@@ -91,7 +92,7 @@ def train_or_load(truth: Models, problem: WeightProblem | None, recipe: str = "f
                               val_ml=None if val is None else truth.ml[val],
                               val_gh=None if val is None else truth.gh[val])
 
-    return store.cached_dir(out, fp, build, Emulator.load)
+    return cached_dir(out, fp, build, Emulator.load)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class TrainJob:
 def is_stored(truth: Models, job: TrainJob) -> bool:
     """Whether ``job``'s emulator is stored, fresh and intact (nothing to train)."""
     _, _, _, out, fp = _resolve(truth, **job.kwargs())
-    return store.dir_staleness(out, fp) is None
+    return dir_staleness(out, fp) is None
 
 
 def _train_job(job: TrainJob) -> None:
@@ -160,7 +161,7 @@ def find_stored(truth: Models, recipe: str, loss: str, galaxy: str = paths.GALAX
     rec = get_recipe(recipe, **({"epochs": int(epochs)} if epochs is not None else {}))
     out = emulator_dir(galaxy, rec.name, loss)
     fp = emulator_fingerprint(truth, rec, loss, np.arange(truth.ml.size), mask)
-    if store.dir_staleness(out, fp) is not None:
+    if dir_staleness(out, fp) is not None:
         return None
     try:
         return Emulator.load(out)

@@ -31,7 +31,7 @@ from orbitnet.emulators.dcnn import build_dcnn, copy_weights
 from orbitnet.emulators.losses import LOSSES
 from orbitnet.emulators.recipes import Recipe, get_recipe
 from orbitnet.emulators.training import Normaliser, fit_coefficient, split_models
-from orbitnet.store import write_text_atomic
+from orbitnet.store.artifacts import write_text_atomic
 
 N_COEFF = 4
 FORMAT = 1

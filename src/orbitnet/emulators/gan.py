@@ -27,7 +27,7 @@ Artifacts of :meth:`TrainedGAN.save` in a folder: ``generator.weights.h5``,
 ``discriminator.weights.h5``, ``scaling.h5`` and ``gan.json`` (configuration, image size,
 M/L scaling, per-step loss history, seconds). Each file is written to a temporary name and
 moved into place with ``os.replace``, the JSON last. :func:`train_or_load` keeps the folder as
-an artifact of :func:`orbitnet.store.cached_dir`: its ``fingerprint.json`` (configuration,
+an artifact of :func:`orbitnet.store.folders.cached_dir`: its ``fingerprint.json`` (configuration,
 coefficient, training models, the cube's fingerprint, the training code's version, each
 file's SHA-256) decides whether it is read back or trained again.
 """
@@ -49,9 +49,10 @@ import numpy as np
 from keras import layers, ops
 from tqdm.auto import tqdm
 
-from orbitnet import store
 from orbitnet.emulators.dcnn import build_dcnn
-from orbitnet.store import write_text_atomic
+from orbitnet.store.artifacts import write_text_atomic
+from orbitnet.store.fingerprint import Fingerprint, fingerprint
+from orbitnet.store.folders import cached_dir, dir_staleness
 
 FORMAT = 1
 META_FILE = "gan.json"
@@ -446,12 +447,12 @@ TRAIN_CODE = ("orbitnet.emulators.gan",)
 def gan_fingerprint(images: np.ndarray, config: GANConfig,
                     params: Mapping[str, Any] | None = None,
                     upstream: Mapping[str, Any] | None = None,
-                    inputs: Mapping[str, str] | None = None) -> store.Fingerprint:
+                    inputs: Mapping[str, str] | None = None) -> Fingerprint:
     """What a trained GAN is computed from: configuration, image shape, ``params`` (e.g. the
     coefficient and training models), upstream artifacts (the cube), input files, code."""
     key = {"config": config.to_dict(), "image_shape": list(np.shape(images)[1:]),
            "n_images": int(np.shape(images)[0]), "params": dict(params or {})}
-    return store.fingerprint("gan", key, inputs, upstream, code=TRAIN_CODE)
+    return fingerprint("gan", key, inputs, upstream, code=TRAIN_CODE)
 
 
 def is_stored(out_dir: Path | str, images: np.ndarray, config: GANConfig,
@@ -459,7 +460,7 @@ def is_stored(out_dir: Path | str, images: np.ndarray, config: GANConfig,
               upstream: Mapping[str, Any] | None = None) -> bool:
     """Whether :func:`train_or_load` would read the GAN in ``out_dir`` back (fresh, intact)."""
     fp = gan_fingerprint(images, config, params, upstream, inputs)
-    return store.dir_staleness(out_dir, fp) is None
+    return dir_staleness(out_dir, fp) is None
 
 
 def train_or_load(out_dir: Path | str, images: np.ndarray, config: GANConfig, ml=None,
@@ -475,4 +476,4 @@ def train_or_load(out_dir: Path | str, images: np.ndarray, config: GANConfig, ml
         return gan
 
     fp = gan_fingerprint(images, config, params, upstream, inputs)
-    return store.cached_dir(out_dir, fp, build, TrainedGAN.load)
+    return cached_dir(out_dir, fp, build, TrainedGAN.load)

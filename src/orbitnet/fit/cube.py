@@ -21,13 +21,21 @@ from typing import Any
 
 import numpy as np
 
-from orbitnet import store
 from orbitnet.data import paths
 from orbitnet.data.galaxy import APERTURE_FILE, BINS_FILE, KIN_FILE, MGE_FILE, Galaxy
 from orbitnet.fit.chi2 import Fit, summarise
 from orbitnet.fit.solver import N_GH, WeightProblem, gh_errors, observed_targets
 from orbitnet.fit.sweep import check_ml_grid, ml_grid, run_sweep
 from orbitnet.orblib.library import OrbitLibrary
+from orbitnet.store.artifacts import (
+    CorruptArtifact,
+    StaleArtifact,
+    cached,
+    read_artifact,
+    read_attrs,
+)
+from orbitnet.store.fingerprint import Fingerprint, digest, fingerprint, input_hashes, record_use
+from orbitnet.store.notices import notice
 
 SOURCES = ("auto", "dynamite", "engine")
 DYNAMITE_FILES = ("datfil/orblib.dat.bz2", "datfil/orblibbox.dat.bz2", "datfil/mass_qgrid.dat",
@@ -68,7 +76,7 @@ class Models:
         """The digest of the artifact's fingerprint (of its content when it has none)."""
         text = (self.attrs or {}).get("fingerprint")
         if text:
-            return store.Fingerprint.from_json(text).digest
+            return Fingerprint.from_json(text).digest
         h = hashlib.sha256()
         for arr in (self.ml, self.gh, self.kinchi2):
             if arr is not None:
@@ -119,15 +127,15 @@ def resolve_source(source: str = "auto", orblib_dir: Path | str | None = None) -
     return "dynamite" if paths.dynamite_run_dir().exists() else "engine"
 
 
-def dynamite_fingerprint(orblib_dir: Path | str | None = None) -> store.Fingerprint:
+def dynamite_fingerprint(orblib_dir: Path | str | None = None) -> Fingerprint:
     """A DYNAMITE library's fingerprint: its files' SHA-256 and the reader's code version."""
     from orbitnet.orblib.dynamite import find_orblib_dirs
 
     run = Path(orblib_dir) if orblib_dir else paths.dynamite_run_dir()
     base = find_orblib_dirs(run)[0].parent
-    return store.fingerprint("dynamite_library", {},
-                             store.input_hashes(library_files(run), base=base),
-                             code=DYNAMITE_CODE)
+    return fingerprint("dynamite_library", {},
+                       input_hashes(library_files(run), base=base),
+                       code=DYNAMITE_CODE)
 
 
 @functools.lru_cache(maxsize=2)
@@ -139,7 +147,7 @@ def _read_dynamite(run: Path, digest: str) -> OrbitLibrary:
 
 
 def load_dynamite_library(orblib_dir: Path | str | None = None
-                          ) -> tuple[OrbitLibrary, store.Fingerprint]:
+                          ) -> tuple[OrbitLibrary, Fingerprint]:
     """Read a DYNAMITE library; return it with its fingerprint."""
     run = Path(orblib_dir) if orblib_dir else paths.dynamite_run_dir()
     fp = dynamite_fingerprint(run)
@@ -148,7 +156,7 @@ def load_dynamite_library(orblib_dir: Path | str | None = None
 
 def load_library(source: str = "auto", orblib_dir: Path | str | None = None,
                  galaxy: Galaxy | None = None, progress: bool = True
-                 ) -> tuple[OrbitLibrary, store.Fingerprint, str, float]:
+                 ) -> tuple[OrbitLibrary, Fingerprint, str, float]:
     """The orbit library of ``source``: (library, its fingerprint, resolved source, seconds)."""
     src = resolve_source(source, orblib_dir)
     t0 = time.perf_counter()
@@ -171,23 +179,23 @@ def engine_config(galaxy: Galaxy, **overrides):
 def _engine_library_path(galaxy: Galaxy, cfg, inputs: Mapping[str, str]) -> Path:
     from dataclasses import asdict
 
-    key = store.digest({"config": asdict(cfg), "inputs": inputs})  # code changes: same file
+    key = digest({"config": asdict(cfg), "inputs": inputs})  # code changes: same file
     return paths.artifacts_dir(galaxy.name) / f"engine_library_{key[:12]}.h5"
 
 
 def engine_library_path(galaxy: Galaxy, **overrides) -> Path:
     """Where :func:`engine_library` keeps ``galaxy``'s library with ``overrides``."""
     return _engine_library_path(galaxy, engine_config(galaxy, **overrides),
-                                store.input_hashes(galaxy_input_files(galaxy)))
+                                input_hashes(galaxy_input_files(galaxy)))
 
 
 def _engine_library_with(galaxy: Galaxy, cfg, progress: bool = True,
-                         n_threads: int | None = None) -> tuple[OrbitLibrary, store.Fingerprint]:
+                         n_threads: int | None = None) -> tuple[OrbitLibrary, Fingerprint]:
 
     from orbitnet.orblib.engine.inputs import from_galaxy
     from orbitnet.orblib.engine.store import cached_library, library_fingerprint
 
-    inputs = store.input_hashes(galaxy_input_files(galaxy))
+    inputs = input_hashes(galaxy_input_files(galaxy))
     fp = library_fingerprint(cfg, inputs)
     path = _engine_library_path(galaxy, cfg, inputs)
     lib = cached_library(path, cfg, inputs_dir=galaxy.source, inputs=from_galaxy(galaxy),
@@ -196,7 +204,7 @@ def _engine_library_with(galaxy: Galaxy, cfg, progress: bool = True,
 
 
 def engine_library(galaxy: Galaxy, progress: bool = True, n_threads: int | None = None,
-                   **overrides) -> tuple[OrbitLibrary, store.Fingerprint]:
+                   **overrides) -> tuple[OrbitLibrary, Fingerprint]:
     """The embedded engine's library for ``galaxy``, built once and cached on disk.
 
     The cache file is named by a digest of the engine settings and the galaxy's input files
@@ -247,18 +255,18 @@ def run_name(galaxy: Galaxy) -> str:
     return f"{galaxy.name}-{hashlib.sha256(where.encode()).hexdigest()[:8]}"
 
 
-def cube_fingerprint(galaxy: Galaxy, library_fp: store.Fingerprint | Mapping[str, str],
-                     params: Mapping[str, Any]) -> store.Fingerprint:
+def cube_fingerprint(galaxy: Galaxy, library_fp: Fingerprint | Mapping[str, str],
+                     params: Mapping[str, Any]) -> Fingerprint:
     """What a cube is computed from: grid and solver settings, the galaxy's input files, the
     library (its fingerprint), and the code of the sweep."""
-    if not isinstance(library_fp, store.Fingerprint):  # bare file hashes of a library
-        library_fp = store.digest(dict(library_fp))
-    return store.fingerprint("orbit_models", params, store.input_hashes(galaxy_input_files(galaxy)),
-                             upstream={"library": library_fp}, code=CUBE_CODE)
+    if not isinstance(library_fp, Fingerprint):  # bare file hashes of a library
+        library_fp = digest(dict(library_fp))
+    return fingerprint("orbit_models", params, input_hashes(galaxy_input_files(galaxy)),
+                       upstream={"library": library_fp}, code=CUBE_CODE)
 
 
 def orbit_models(galaxy: Galaxy, library: OrbitLibrary,
-                 library_fp: store.Fingerprint | Mapping[str, str],
+                 library_fp: Fingerprint | Mapping[str, str],
                  ml: np.ndarray | None = None, n_jobs: int | None = None,
                  progress: bool = True, path: Path | None = None,
                  source: str = "dynamite") -> Models:
@@ -274,8 +282,8 @@ def orbit_models(galaxy: Galaxy, library: OrbitLibrary,
     run = run_name(galaxy)
     path = Path(path) if path else paths.artifacts_dir(run) / CUBE_FILE
     if path.name == CUBE_FILE and run != galaxy.name:
-        store.notice(f"data from {galaxy.source}: this run's artifacts are in "
-                     f"{path.parent} (later chapters: -p galaxy {run})")
+        notice(f"data from {galaxy.source}: this run's artifacts are in "
+               f"{path.parent} (later chapters: -p galaxy {run})")
     c = galaxy.constants
     params = {"ml": ml, "source": source, "lum_intr_rel_err": c.lum_intr_rel_err,
               "sb_proj_rel_err": c.sb_proj_rel_err}
@@ -285,7 +293,7 @@ def orbit_models(galaxy: Galaxy, library: OrbitLibrary,
         "data_dir": str(Path(galaxy.source).resolve()) if galaxy.source else "",
         "orblib_dir": str(Path(library.source).resolve()) if source == "dynamite" else "",
         "library_fingerprint": (library_fp.to_json()
-                                if isinstance(library_fp, store.Fingerprint) else ""),
+                                if isinstance(library_fp, Fingerprint) else ""),
     }
 
     def compute() -> dict[str, np.ndarray]:
@@ -297,9 +305,9 @@ def orbit_models(galaxy: Galaxy, library: OrbitLibrary,
         return {"ml": res.ml, "gh": res.gh, "chi2": res.chi2, "kinchi2": res.kinchi2,
                 "weights": res.weights}
 
-    data = store.cached(path, fp, None, compute, attrs=extra)
-    store.record_use("cube" if path.name == CUBE_FILE else path.stem, fp)
-    return _models_from(data, N_GH * galaxy.n_bins, path, store.read_attrs(path))
+    data = cached(path, fp, None, compute, attrs=extra)
+    record_use("cube" if path.name == CUBE_FILE else path.stem, fp)
+    return _models_from(data, N_GH * galaxy.n_bins, path, read_attrs(path))
 
 
 def _rerun_hint(run: str) -> str:
@@ -313,7 +321,7 @@ ENGINE_CUBE = "orbit_models_engine.h5"
 def source_of(models: Models) -> str:
     """The orbit source (``"dynamite"`` or ``"engine"``) a cube was computed from."""
     text = models.attrs.get("fingerprint") or ""
-    source = store.Fingerprint.from_json(text).params.get("source") if text else None
+    source = Fingerprint.from_json(text).params.get("source") if text else None
     if source not in SOURCES:
         raise ValueError(f"{models.path} does not record its orbit source: "
                          f"{_rerun_hint(Path(models.path).parent.name)}")
@@ -343,11 +351,11 @@ def read_models(path: Path | str) -> Models:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: {_rerun_hint(path.parent.name)}")
     try:
-        data = store.read_artifact(path)
-        attrs = store.read_attrs(path)
-    except store.CorruptArtifact as exc:
-        raise store.CorruptArtifact(f"{exc}: rebuild it with chapter {CHAPTER} "
-                                    f"(`orbitnet chapter {CHAPTER}`)") from None
+        data = read_artifact(path)
+        attrs = read_attrs(path)
+    except CorruptArtifact as exc:
+        raise CorruptArtifact(f"{exc}: rebuild it with chapter {CHAPTER} "
+                              f"(`orbitnet chapter {CHAPTER}`)") from None
     n_bins = data["gh"].shape[2]
     return _models_from(data, N_GH * n_bins, path, attrs)
 
@@ -400,14 +408,14 @@ def open_inputs(galaxy: str = paths.GALAXY, orbit_source: str = "auto",
     truth = read_models(path)
     attrs = truth.attrs
     if "fingerprint" not in attrs or not attrs.get("data_dir"):
-        raise store.StaleArtifact(f"{path} was made by an older orbitnet: {_rerun_hint(galaxy)}")
-    stored = store.Fingerprint.from_json(attrs["fingerprint"])
+        raise StaleArtifact(f"{path} was made by an older orbitnet: {_rerun_hint(galaxy)}")
+    stored = Fingerprint.from_json(attrs["fingerprint"])
     gal = load_galaxy(attrs["data_dir"], name=str(attrs["galaxy"]))
     source = stored.params["source"]
     lib_text = attrs.get("library_fingerprint") or ""
     if not lib_text:
-        raise store.StaleArtifact(f"{path} does not record its library: {_rerun_hint(galaxy)}")
-    lib_stored = store.Fingerprint.from_json(lib_text)
+        raise StaleArtifact(f"{path} does not record its library: {_rerun_hint(galaxy)}")
+    lib_stored = Fingerprint.from_json(lib_text)
     _check_library_choice(path, source, attrs.get("orblib_dir") or None, orbit_source,
                           orblib_dir)
     if source == "dynamite":
@@ -418,18 +426,18 @@ def open_inputs(galaxy: str = paths.GALAXY, orbit_source: str = "auto",
         from orbitnet.orblib.engine.store import library_fingerprint
 
         cfg = EngineConfig(**lib_stored.params)
-        lib_fp = library_fingerprint(cfg, store.input_hashes(galaxy_input_files(gal)))
+        lib_fp = library_fingerprint(cfg, input_hashes(galaxy_input_files(gal)))
     want = cube_fingerprint(gal, lib_fp, stored.params)
     if want.digest != stored.digest:
         changed = ", ".join(want.differences(stored))
         if lib_fp.digest != lib_stored.digest:
             changed += " (" + ", ".join(lib_fp.differences(lib_stored)) + ")"
-        raise store.StaleArtifact(f"{path} is stale ({changed} changed since it was made): "
-                                  + _rerun_hint(galaxy))
+        raise StaleArtifact(f"{path} is stale ({changed} changed since it was made): "
+                            + _rerun_hint(galaxy))
     if source == "dynamite":
         library = _read_dynamite(Path(attrs["orblib_dir"]).resolve(), lib_fp.digest)
     else:
         library, _ = _engine_library_with(gal, cfg, progress=progress)
-    store.record_use("cube", stored)
+    record_use("cube", stored)
     return ChapterInputs(galaxy=gal, cube=truth, library=library,
                          problem=weight_problem(gal, library), source=source, run=galaxy)

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from orbitnet import store
 from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
 from orbitnet.fit.chi2 import summarise
@@ -29,6 +28,8 @@ from orbitnet.orblib.engine import EngineConfig
 from orbitnet.orblib.grid import GridError, GridResult, design, run_grid
 from orbitnet.orblib.library import OrbitLibrary
 from orbitnet.orblib.params import ParameterSpace
+from orbitnet.store.artifacts import read_artifact
+from orbitnet.store.fingerprint import input_hashes
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,7 +109,7 @@ class LibrarySweep:
 
 def read_sweep(summary: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """The sweep arrays (``ml``, ``chi2``, ``kinchi2``, ``weights``) of one grid point."""
-    return store.read_artifact(summary["analysis_file"])
+    return read_artifact(summary["analysis_file"])
 
 
 def grid_sweeps(galaxy: Galaxy, free: Mapping[str, tuple[float, float] | None],
@@ -143,7 +144,7 @@ def grid_sweeps(galaxy: Galaxy, free: Mapping[str, tuple[float, float] | None],
     base = EngineConfig.from_constants(galaxy.constants, **engine)
     out = Path(out_dir) if out_dir is not None else paths.artifacts_dir(galaxy.name) / "grid"
     return run_grid(space, pts, base, from_galaxy(galaxy),
-                    store.input_hashes(galaxy_input_files(galaxy)), out,
+                    input_hashes(galaxy_input_files(galaxy)), out,
                     analysis=LibrarySweep.for_galaxy(galaxy, ml), scheduler=scheduler,
                     n_workers=n_workers, connect_timeout=connect_timeout, progress=progress,
                     client=client)

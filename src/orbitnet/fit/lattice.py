@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from orbitnet import store
 from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
 from orbitnet.fit.cube import galaxy_input_files, weight_problem
@@ -24,6 +23,8 @@ from orbitnet.fit.solver import WeightProblem
 from orbitnet.orblib.engine import EngineConfig
 from orbitnet.orblib.grid import GridResult, run_configs
 from orbitnet.orblib.library import OrbitLibrary
+from orbitnet.store.artifacts import read_artifact
+from orbitnet.store.fingerprint import input_hashes
 
 __all__ = ["Point", "PointResult", "lattice_points", "point_config",
            "point_results", "point_problem"]
@@ -115,12 +116,12 @@ def point_results(galaxy: Galaxy, points: Sequence[Point], ml: Iterable[float],
     configs = [point_config(galaxy, p, e) for p, e in zip(points, engines, strict=True)]
     analysis = LibrarySweep.for_galaxy(galaxy, ml, ml_cube, solver="scipy")
     grid = run_configs([{"log_f": p.log_f, "q": p.q} for p in points], configs,
-                       from_galaxy(galaxy), store.input_hashes(galaxy_input_files(galaxy)),
+                       from_galaxy(galaxy), input_hashes(galaxy_input_files(galaxy)),
                        paths.artifacts_dir(galaxy.name) / "lattice", analysis=analysis,
                        scheduler=scheduler, n_workers=n_workers, progress=progress, desc=desc)
     out = []
     for p, s in zip(points, grid.summaries, strict=True):
-        data = store.read_artifact(s["analysis_file"])
+        data = read_artifact(s["analysis_file"])
         out.append(PointResult(
             point=p, ml=data["ml"], kinchi2=data["kinchi2"], chi2=data["chi2"],
             ml_cube=data["ml_cube"], gh=data["gh"], intrinsic_mass=data["intrinsic_mass"],

@@ -114,8 +114,8 @@ def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: d
     numbers and the predicted images at ``ml_show`` (``keep_show``; the whole prediction only
     with ``store_gh``).
     """
-    from orbitnet import store
     from orbitnet.fit.sweep import solve_many
+    from orbitnet.store.artifacts import cached, read_attrs
 
     judged = _contiguous(judged, truth.ml.size)
     held = judged[:0] if heldout is None else np.asarray(heldout, dtype=int)
@@ -174,8 +174,8 @@ def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: d
               "per_coefficient": bool(per_coefficient),
               "ml_show": float(truth.ml[i_show]), "store_gh": bool(store_gh),
               "keep": [bool(keep_weights), bool(show), bool(store_gh)]}
-    data = store.cached(path, params, inputs, compute, attrs=stats)
-    attrs = store.read_attrs(path)
+    data = cached(path, params, inputs, compute, attrs=stats)
+    attrs = read_attrs(path)
     pred = Models(ml=data["ml"], gh=data.get("gh"), chi2=data["chi2"], kinchi2=data["kinchi2"],
                   weights=data["weights"], n_kin=truth.n_kin, path=path, attrs=attrs)
     pred.attrs["gh_show"] = data.get("gh_show")

@@ -35,11 +35,13 @@ from typing import Any
 
 import numpy as np
 
-from orbitnet import store
 from orbitnet.orblib.engine import EngineConfig, build_library, load_library, save_library
 from orbitnet.orblib.engine.inputs import EngineInputs
 from orbitnet.orblib.library import OrbitLibrary
 from orbitnet.orblib.params import ParameterError, ParameterSpace
+from orbitnet.store.artifacts import write_artifact, write_text_atomic
+from orbitnet.store.code import code_version
+from orbitnet.store.fingerprint import canonical_json, file_sha256, jsonable
 
 DESIGNS = ("regular", "sobol", "lhs", "list")
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -102,15 +104,15 @@ def design(space: ParameterSpace, kind: str = "regular", n: int | Mapping[str, i
 
 
 def engine_code_digest() -> str:
-    """The engine's code version (:func:`orbitnet.store.code_version` of the modules that build
+    """The engine's code version (:func:`orbitnet.store.code.code_version` of the modules that build
     a library, as for every cached library): a library made by other code is never reused."""
     from orbitnet.orblib.engine.store import ENGINE_CODE
 
-    return store.code_version(*ENGINE_CODE)
+    return code_version(*ENGINE_CODE)
 
 
 def _digest(obj: Any) -> str:
-    return hashlib.sha256(store.canonical_json(obj).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
 
 
 def _manifest(path: Path) -> Path:
@@ -120,8 +122,8 @@ def _manifest(path: Path) -> Path:
 def write_manifest(path: Path, fingerprint: Mapping[str, Any], summary: Mapping[str, Any]
                    ) -> None:
     """Record the finished artifact ``path``: its checksum, fingerprint and summary."""
-    store.write_text_atomic(_manifest(path), json.dumps(store._jsonable(
-        {"file": path.name, "sha256": store.file_sha256(path), "fingerprint": fingerprint,
+    write_text_atomic(_manifest(path), json.dumps(jsonable(
+        {"file": path.name, "sha256": file_sha256(path), "fingerprint": fingerprint,
          "summary": summary}), indent=1, sort_keys=True))
 
 
@@ -135,9 +137,9 @@ def trusted(path: Path, fingerprint: Mapping[str, Any]) -> dict[str, Any] | None
         meta = json.loads(man.read_text())
     except (OSError, ValueError):
         return None
-    if store.canonical_json(meta.get("fingerprint")) != store.canonical_json(fingerprint):
+    if canonical_json(meta.get("fingerprint")) != canonical_json(fingerprint):
         return None
-    if meta.get("sha256") != store.file_sha256(path):
+    if meta.get("sha256") != file_sha256(path):
         return None
     return meta
 
@@ -220,8 +222,8 @@ def build_point(task: PointTask) -> dict[str, Any]:
                 if lib is None:
                     lib = load_library(task.library_path)
                 datasets, summary = task.analysis(lib)
-                store.write_artifact(task.analysis_path, datasets, afp,
-                                     {"library": lib_summary["content_sha256"]})
+                write_artifact(task.analysis_path, datasets, afp,
+                               {"library": lib_summary["content_sha256"]})
                 write_manifest(task.analysis_path, afp, summary)
                 out["analysis_built"] = True
             else:
@@ -445,6 +447,6 @@ def run_configs(points: Sequence[Mapping[str, float]], configs: Sequence[EngineC
     res = GridResult(points=[dict(p) for p in points], summaries=results, workers=workers,
                      wall_seconds=time.perf_counter() - t0, out_dir=out_dir, scheduler=address)
     name = f"grid_{_digest([s['key'] for s in results])[:8]}.json"
-    res.extra["record"] = str(store.write_text_atomic(out_dir / name, json.dumps(
-        store._jsonable({**res.to_dict(), "summaries": results}), indent=1)))
+    res.extra["record"] = str(write_text_atomic(out_dir / name, json.dumps(
+        jsonable({**res.to_dict(), "summaries": results}), indent=1)))
     return res

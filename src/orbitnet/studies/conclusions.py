@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from orbitnet.data.dynamite_run import dynamite_run, timings
 from orbitnet.fit.chi2 import inside
-from orbitnet.store import load_results, record_use
+from orbitnet.store.fingerprint import record_use
 
 CHAPTER_RESULTS = ("01_galaxy", "02_orbit_libraries", "03_dcnn", "04_losses", "05_gan",
                    "06_sparse", "07_maps", "09_beyond_ml")
@@ -37,13 +38,15 @@ def check_same_cube(res: dict[str, dict[str, Any]]) -> str:
     return ref
 
 
-def gather(optional: tuple[str, ...] = ("05_gan", "09_beyond_ml")) -> dict[str, dict[str, Any]]:
-    """All chapters' results; a missing required chapter is an error naming it, and so are
-    results computed from another orbit-model cube than Chapter 2's."""
+def gather(load: Callable[[str], dict[str, Any]],
+           optional: tuple[str, ...] = ("05_gan", "09_beyond_ml")) -> dict[str, dict[str, Any]]:
+    """All chapters' results, read by ``load`` (:func:`orbitnet.book.results.load_results`);
+    a missing required chapter is an error naming it, and so are results computed from another
+    orbit-model cube than Chapter 2's."""
     out = {}
     for ch in CHAPTER_RESULTS:
         try:
-            out[ch] = load_results(ch)
+            out[ch] = load(ch)
         except FileNotFoundError:
             if ch not in optional:
                 raise

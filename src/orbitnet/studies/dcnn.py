@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from orbitnet import store
 from orbitnet.data import paths
 from orbitnet.fit.cube import Models
 from orbitnet.fit.solver import WeightProblem, gh_errors
 from orbitnet.fit.sweep import nearest_index
+from orbitnet.store.artifacts import cached
 
 
 def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0,
@@ -47,8 +47,8 @@ def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0
         return {"image": fit.normaliser.inverse(y)[0], "truth": truth.gh[i_show, ..., coefficient],
                 "loss": np.asarray(fit.history["loss"]), "seconds": np.float64(fit.seconds)}
 
-    return store.cached(path, params, {}, compute, upstream={"cube": truth.fingerprint},
-                        code=("orbitnet.emulators.training",))
+    return cached(path, params, {}, compute, upstream={"cube": truth.fingerprint},
+                  code=("orbitnet.emulators.training",))
 
 
 def emulator_image(emu, truth: Models, coefficient: int, ml_show: float = 5.0

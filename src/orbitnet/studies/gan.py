@@ -20,7 +20,6 @@ from typing import Any
 import keras
 import numpy as np
 
-from orbitnet import store
 from orbitnet.data import paths
 from orbitnet.emulators import workers
 from orbitnet.emulators.cache import TRAIN_CODE, emulator_dir
@@ -36,6 +35,9 @@ from orbitnet.fit.gh import GH_NAMES
 from orbitnet.fit.solver import WeightProblem
 from orbitnet.judge.compare import evaluate, median_abs_residual_over_err
 from orbitnet.judge.subsets import every_kth
+from orbitnet.store.artifacts import display_path
+from orbitnet.store.fingerprint import canonical_json, fingerprint, input_hashes
+from orbitnet.store.folders import cached_dir
 
 #: What each variant changes in the base configuration (``cgan_global``: the cGAN with the
 #: thesis' global image scaling, whatever the base says).
@@ -54,8 +56,8 @@ def gan_root(galaxy: str = paths.GALAXY) -> Path:
 def run_tag(config: GANConfig, train_idx: np.ndarray) -> str:
     """``seed<seed>-<digest>``: names the training run, so that runs with other settings (the
     quick profile, say) live beside it instead of replacing it."""
-    text = store.canonical_json({"config": config.to_dict(),
-                                     "models": np.asarray(train_idx).tolist()})
+    text = canonical_json({"config": config.to_dict(),
+                           "models": np.asarray(train_idx).tolist()})
     return f"seed{config.seed}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
@@ -110,7 +112,7 @@ def chapter_gans(configs: Mapping[str, GANConfig], seeds: Sequence[int],
     jobs.append(("cgan_global", replace(configs["cgan"], seed=int(seeds[0])), k))
     unique: dict[tuple, tuple[str, GANConfig, int]] = {}
     for v, cfg, c in jobs:
-        unique.setdefault((v, store.canonical_json(cfg.to_dict()), c), (v, cfg, c))
+        unique.setdefault((v, canonical_json(cfg.to_dict()), c), (v, cfg, c))
     return list(unique.values())
 
 
@@ -212,8 +214,8 @@ def cgan_models(gans: Mapping[int, TrainedGAN], truth: Models, problem: WeightPr
         raise ValueError("the weight solver needs all four coefficients")
     if any(gans[k].path is None for k in ks):
         raise ValueError("the cGANs must be saved (train_variant does) to key the cache")
-    inputs = store.input_hashes([gans[k].path / GENERATOR_FILE for k in ks],
-                                base=gan_root(galaxy))
+    inputs = input_hashes([gans[k].path / GENERATOR_FILE for k in ks],
+                          base=gan_root(galaxy))
     params = {"n_draws": int(n_draws), "seed": int(seed), "ml": truth.ml, "ml_show": ml_show,
               "cube": truth.fingerprint}
     t_gen: dict[str, float] = {}
@@ -251,20 +253,20 @@ def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray,
     rec = get_recipe(recipe, **({"epochs": int(epochs)} if epochs else {}))
     emu = find_stored(truth, recipe, loss, galaxy, epochs=epochs or None)
     if emu is None:
-        fp = store.fingerprint("dcnn", {"recipe": rec.to_dict(), "loss": loss,
-                                        "train_ml": truth.ml, "mask": True},
-                               inputs, {"cube": truth.fingerprint}, code=TRAIN_CODE)
+        fp = fingerprint("dcnn", {"recipe": rec.to_dict(), "loss": loss,
+                                  "train_ml": truth.ml, "mask": True},
+                         inputs, {"cube": truth.fingerprint}, code=TRAIN_CODE)
         found = gan_root(galaxy) / f"dcnn_{recipe}_{loss}_{fp.digest[:12]}"
 
         def build(folder: Path) -> Emulator:
             return train_emulator(truth.ml, truth.gh, err=err, loss=loss, recipe=rec,
                                   out_dir=folder, progress=progress)
 
-        emu = store.cached_dir(found, fp, build, Emulator.load)
+        emu = cached_dir(found, fp, build, Emulator.load)
         source = "trained for this chapter"
     else:
         found = emulator_dir(galaxy, rec.name, loss)
-        source = f"stored by the DCNN chapter ({store.display_path(found)})"
+        source = f"stored by the DCNN chapter ({display_path(found)})"
     files = [found / n for n in emu.meta["weights"]]
     label = found.name if found.name.startswith("dcnn_") else f"dcnn_{recipe}_{loss}"
     path = gan_root(galaxy) / f"{label}_models.h5"
@@ -275,7 +277,7 @@ def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray,
                 float(sum(emu.meta.get("train_seconds", {}).values())))
 
     pred, result = evaluate(predict, truth, problem, path, params,
-                            store.input_hashes(files, base=found), ml_show=ml_show,
+                            input_hashes(files, base=found), ml_show=ml_show,
                             n_jobs=n_jobs, progress=progress, desc="DCNN weights",
                             per_coefficient=True)
     result["source"] = source

@@ -14,11 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
-from orbitnet import store
 from orbitnet.data import paths
 from orbitnet.data.galaxy import APERTURE_FILE, BINS_FILE, KIN_FILE, MGE_FILE
 from orbitnet.orblib.engine.build import EngineConfig, build_library
 from orbitnet.orblib.library import OrbitLibrary
+from orbitnet.store.artifacts import (
+    cached_or_compute,
+    read_artifact,
+    read_attrs,
+    staleness,
+    write_artifact,
+)
+from orbitnet.store.fingerprint import Fingerprint, canonical_json, fingerprint, input_hashes
 
 _ARRAYS = ("losvd", "vel_centres", "intrinsic_mass", "aperture_mass", "intrinsic_mass_target",
            "aperture_mass_target", "orbit_ids", "orbit_type", "is_box", "is_flipped")
@@ -36,17 +43,17 @@ def input_files(inputs_dir: Path | str | None = None) -> list[Path]:
 
 
 def library_fingerprint(config: EngineConfig, input_hashes: Mapping[str, str]
-                        ) -> store.Fingerprint:
+                        ) -> Fingerprint:
     """What an engine library is computed from: settings, input files, engine code."""
-    return store.fingerprint("engine_library", asdict(config), input_hashes, code=ENGINE_CODE)
+    return fingerprint("engine_library", asdict(config), input_hashes, code=ENGINE_CODE)
 
 
 def _jsonable(obj):
-    return json.loads(store.canonical_json(obj))
+    return json.loads(canonical_json(obj))
 
 
 def save_library(library: OrbitLibrary, path: Path | str,
-                 fp: store.Fingerprint | None = None) -> Path:
+                 fp: Fingerprint | None = None) -> Path:
     """Write ``library`` to ``path`` (atomic, checksummed HDF5).
 
     ``fp`` defaults to the fingerprint of the library's own configuration built from the
@@ -54,7 +61,7 @@ def save_library(library: OrbitLibrary, path: Path | str,
     """
     if fp is None:
         cfg = EngineConfig(**library.meta.get("config", {}))
-        fp = library_fingerprint(cfg, store.input_hashes(input_files()))
+        fp = library_fingerprint(cfg, input_hashes(input_files()))
     datasets = {}
     for name in _ARRAYS:
         arr = np.asarray(getattr(library, name))
@@ -65,16 +72,16 @@ def save_library(library: OrbitLibrary, path: Path | str,
              "source": library.source, "meta_json": json.dumps(_jsonable(library.meta))}
     for key, val in library.meta.get("config", {}).items():  # readable without JSON
         attrs[f"config_{key}"] = val
-    return store.write_artifact(path, datasets, fp, attrs=attrs, compression=COMPRESSION)
+    return write_artifact(path, datasets, fp, attrs=attrs, compression=COMPRESSION)
 
 
 def load_library(path: Path | str) -> OrbitLibrary:
     """Read a library written by :func:`save_library`, verifying every checksum."""
     path = Path(path)
-    attrs = store.read_attrs(path)
+    attrs = read_attrs(path)
     if attrs.get("format") != FORMAT:
         raise ValueError(f"{path} is not an orbitnet engine library ({FORMAT})")
-    data = store.read_artifact(path)
+    data = read_artifact(path)
     twin = data.pop("twin_index", None)
     data["is_box"] = data["is_box"].astype(bool)
     data["is_flipped"] = data["is_flipped"].astype(bool)
@@ -95,14 +102,14 @@ def cached_library(path: Path | str, config: EngineConfig | None = None, rebuild
     cfg = replace(config or EngineConfig(), **{k: v for k, v in kwargs.items() if k in names})
     rest = {k: v for k, v in kwargs.items() if k not in names}
     path = Path(path)
-    fp = library_fingerprint(cfg, store.input_hashes(input_files(inputs_dir)))
+    fp = library_fingerprint(cfg, input_hashes(input_files(inputs_dir)))
 
     def build(target: Path) -> OrbitLibrary:
         lib = build_library(cfg, **rest)
         save_library(lib, target, fp)
         return lib
 
-    def why_stale(target: Path, fingerprint: store.Fingerprint) -> str | None:
-        return "to be rebuilt (asked for)" if rebuild else store.staleness(target, fingerprint)
+    def why_stale(target: Path, fingerprint: Fingerprint) -> str | None:
+        return "to be rebuilt (asked for)" if rebuild else staleness(target, fingerprint)
 
-    return store.cached_or_compute(path, fp, load_library, build, why_stale)
+    return cached_or_compute(path, fp, load_library, build, why_stale)
