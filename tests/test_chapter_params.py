@@ -9,7 +9,7 @@ import re
 import papermill
 import pytest
 
-from orbitnet.book import cli, notebooks, params, registry, runner
+from orbitnet.book import cli, notebooks, params, registry, rules, runner, tables
 from orbitnet.data import paths
 
 
@@ -25,6 +25,7 @@ def executed(monkeypatch, tmp_path):
     monkeypatch.setattr(papermill, "execute_notebook", fake)
     monkeypatch.setattr(paths, "CHAPTERS_OUT", tmp_path / "out")
     monkeypatch.setattr(paths, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(paths, "ARTIFACTS", tmp_path / "artifacts")  # no cube: its rules pass
     return calls
 
 
@@ -51,8 +52,8 @@ def test_cli_ml_step_5e_2_is_the_float_0_05(capsys, executed):
 
 
 def test_cli_epochs_abc_is_refused(capsys, executed):
-    _refused(capsys, executed, ["03_dcnn", "-p", "epochs", "abc"],
-             "parameter epochs = 'abc'", "int in [1, 10000] or None")
+    _refused(capsys, executed, ["03_dcnn", "-p", "dcnn_epochs", "abc"],
+             "parameter dcnn_epochs = 'abc'", "int in [1, 10000] or None")
 
 
 def test_cli_n_jobs_many_is_refused(capsys, executed):
@@ -91,9 +92,9 @@ def test_cli_tiny_ml_step_is_refused_with_its_memory_estimate(capsys, executed):
 
 
 @pytest.mark.parametrize(("chapter", "name", "value", "fragment"), [
-    ("03_dcnn", "epochs", "0", "out of range"),
-    ("03_dcnn", "epochs", "2.5", "not a whole number"),
-    ("03_dcnn", "epochs", "true", "int in [1, 10000]"),
+    ("03_dcnn", "dcnn_epochs", "0", "out of range"),
+    ("03_dcnn", "dcnn_epochs", "2.5", "not a whole number"),
+    ("03_dcnn", "dcnn_epochs", "true", "int in [1, 10000]"),
     ("03_dcnn", "loss", "l3", "one of l2, l1, l2_err, l1_err"),
     ("02_orbit_libraries", "ml_step", "0", "out of range"),
     ("02_orbit_libraries", "ml_step", ".nan", "not finite"),
@@ -112,7 +113,7 @@ def test_bad_values_name_parameter_value_and_range(chapter, name, value, fragmen
 def test_cross_parameter_rules():
     with pytest.raises(runner.ChapterError, match="ml_start = 9.0 must be smaller than ml_stop"):
         runner.resolve_parameters("02_orbit_libraries", "full", {"ml_start": 9.0, "ml_stop": 2.0})
-    with pytest.raises(runner.ChapterError, match=r"ml_show = 12.0 must lie in \[ml_start"):
+    with pytest.raises(runner.ChapterError, match=r"ml_show = 12.0 is not on the M/L grid"):
         runner.resolve_parameters("02_orbit_libraries", "full", {"ml_show": 12.0})
     with pytest.raises(runner.ChapterError, match="orbit_source = 'engine'"):
         runner.resolve_parameters("02_orbit_libraries", "full",
@@ -123,10 +124,11 @@ def test_cross_parameter_rules():
 
 
 def test_values_are_converted_to_their_type():
-    got = runner.resolve_parameters("03_dcnn", "full", {"epochs": 3.0, "ml_show": 5})
-    assert got["epochs"] == 3 and isinstance(got["epochs"], int)
+    got = runner.resolve_parameters("03_dcnn", "full", {"dcnn_epochs": 3.0, "ml_show": 5})
+    assert got["dcnn_epochs"] == 3 and isinstance(got["dcnn_epochs"], int)
     assert got["ml_show"] == 5.0 and isinstance(got["ml_show"], float)
-    assert runner.resolve_parameters("03_dcnn", "full", {"epochs": None})["epochs"] is None
+    got = runner.resolve_parameters("03_dcnn", "full", {"dcnn_epochs": None})
+    assert got["dcnn_epochs"] is None
 
 
 def test_memory_limit_from_environment(monkeypatch):
@@ -142,16 +144,65 @@ def test_memory_limit_from_environment(monkeypatch):
 
 
 @pytest.mark.parametrize("chapter", [c.id for c in registry.CHAPTERS])
-def test_notebook_defaults_equal_the_declaration(chapter):
-    """The parameters cell of ``notebooks/<id>.md`` has the declared names and defaults."""
+def test_parameters_cell_holds_no_values_and_is_generated(chapter):
+    """The source's parameters cell is the stub (no values); the cell the kernel runs is made
+    from the registry: every declared name with its full-profile default, then ``profile``."""
+    import ast
+
     nb = notebooks.read(notebooks.source_path(chapter))
-    in_notebook = params.notebook_parameters(nb)
-    in_notebook.pop("profile", None)
-    assert in_notebook == registry.get_chapter(chapter).defaults
+    assert notebooks.parameters_source(nb)[1] == notebooks.STUB.format(id=chapter)
+    cell = notebooks.parameters_source(notebooks.with_parameters(nb, chapter))[1]
+    assigned = {n.targets[0].id: ast.literal_eval(n.value) for n in ast.parse(cell).body}
+    assert assigned == {**registry.get_chapter(chapter).defaults, "profile": "full"}
+
+
+def test_a_parameters_cell_with_values_is_refused(tmp_path, monkeypatch):
+    """A value typed into the notebook would be a second declaration: the runner names it."""
+    src = notebooks.source_path("01_galaxy").read_text()
+    stub = notebooks.STUB.format(id="01_galaxy")
+    monkeypatch.setattr(paths, "NOTEBOOKS", tmp_path)
+    (tmp_path / "01_galaxy.md").write_text(src.replace(stub, 'frame = "sky"'))
+    with pytest.raises(runner.ChapterError, match=r"parameters cell assigns \['frame'\]"):
+        runner.run_chapter("01_galaxy", progress=False, log=lambda *_: None)
+
+
+def test_the_stub_runs_by_hand():
+    """Run outside the ``orbitnet`` command, the stub sets the full profile's values."""
+    scope: dict = {}
+    exec(notebooks.STUB.format(id="02_orbit_libraries"), scope)  # noqa: S102 - our own cell
+    assert scope["ml_step"] == 0.05 and scope["profile"] == "full"
+
+
+def test_recipe_defaults_come_from_the_recipes():
+    """``None`` epochs mean the recipe's own, in one helper; the registry shows its values."""
+    from orbitnet.emulators.recipes import RECIPES, get_recipe
+
+    assert get_recipe("fast", epochs=None) == RECIPES["fast"]
+    assert get_recipe("fast", epochs=3.0).epochs == 3
+    meaning = registry.get_chapter("03_dcnn").param("dcnn_epochs").meaning
+    assert all(f"{name} {r.epochs}" in meaning for name, r in RECIPES.items())
+
+
+def test_each_parameter_name_means_one_thing():
+    """``epochs`` was the DCNN's in Chapters 3, 4, 7 and the GAN's in Chapter 5; a name shared
+    by chapters now has one meaning (the DCNN's recipe epochs are ``dcnn_epochs``)."""
+    names = {p.name for ch in registry.CHAPTERS for p in ch.params}
+    assert "epochs" not in names and {"dcnn_epochs", "gan_epochs", "cube_dcnn_epochs"} <= names
+    for ch in ("03_dcnn", "04_losses", "05_gan", "07_maps"):
+        assert "None: the recipe's own" in registry.get_chapter(ch).param("dcnn_epochs").meaning
+
+
+def test_the_thesis_grid_is_declared_once():
+    from orbitnet.fit.mlgrid import THESIS, ml_grid
+
+    ch2 = registry.get_chapter("02_orbit_libraries")
+    assert tuple(ch2.defaults[k] for k in ("ml_start", "ml_stop", "ml_step")) == THESIS
+    assert ml_grid().size == 161
 
 
 @pytest.mark.parametrize("profile", registry.PROFILES)
-def test_profiles_pass_their_own_checks(profile):
+def test_profiles_pass_their_own_checks(profile, monkeypatch, tmp_path):
+    monkeypatch.setattr(paths, "ARTIFACTS", tmp_path)  # no cube (checked against one below)
     for ch in registry.CHAPTERS:
         values = runner.resolve_parameters(ch.id, profile)
         assert values == {p.name: (p.quick if profile == "quick" else p.default)
@@ -177,7 +228,7 @@ def test_model_size_matches_the_reference_library():
 
     with h5py.File(paths.reference_h5(), "r") as f:
         n_orbits, _, n_bins = f["losvd"].shape
-    assert (n_orbits, n_bins) == (registry.REFERENCE_ORBITS, registry.REFERENCE_BINS)
+    assert (n_orbits, n_bins) == (rules.REFERENCE_ORBITS, rules.REFERENCE_BINS)
 
 
 def test_readme_parameter_section_is_generated():
@@ -195,20 +246,20 @@ def test_list_and_table_show_every_parameter(capsys):
     out = capsys.readouterr().out
     for ch in registry.CHAPTERS:
         assert ch.id in out
-        table = params.parameter_table(ch.id)
-        assert list(table["name"]) == [p.name for p in ch.params]
+        rows = tables.table_rows(ch.id)
+        assert [r["name"] for r in rows] == [p.name for p in ch.params]
         for p in ch.params:
             assert f"    {p.name} = {p.default!r}" in out
-    table = params.parameter_table("04_losses", used={"recipes": ["fast"]})
-    row = list(table["name"]).index("recipes")
-    assert table["this run"][row] == "['fast']"
-    assert table["quick"][row] == "['fast']" and table["default (full)"][row] == "['thesis', 'fast']"
+    rows = tables.table_rows("04_losses", used={"recipes": ["fast"]})
+    row = [r for r in rows if r["name"] == "recipes"][0]
+    assert row["this run"] == "['fast']"
+    assert row["quick"] == "['fast']" and row["default (full)"] == "['thesis', 'fast']"
 
 
 def test_quick_gan_chapter_reuses_the_quick_dcnn_chapter_network():
     """Chapter 5's quick DCNN has Chapter 3's quick epochs, so it is loaded, not retrained
     (a mismatch once cost 170 s of the quick book)."""
-    dcnn = registry.get_chapter("03_dcnn").param("epochs")
+    dcnn = registry.get_chapter("03_dcnn").param("dcnn_epochs")
     gan = registry.get_chapter("05_gan").param("dcnn_epochs")
     assert gan.quick == dcnn.quick
     assert gan.default == dcnn.default
@@ -216,10 +267,15 @@ def test_quick_gan_chapter_reuses_the_quick_dcnn_chapter_network():
         registry.get_chapter("03_dcnn").param("recipe").quick
 
 
-def test_parameter_table_html_has_no_dtype_row():
-    html = params.parameter_table("02_orbit_libraries")._repr_html_()
-    rows = html.split("<tr>")[1:]
-    assert rows[0].startswith("<th>name</th>")  # the header, then the parameters at once
-    assert rows[1].startswith("<td>galaxy</td>") and len(rows) == 1 + len(
-        registry.get_chapter("02_orbit_libraries").params)
-    assert "length=" not in html and "<th>str" not in html
+def test_page_block_is_compact():
+    """Issue 21 item 5: the invited parameters in a short table, every parameter one line in
+    a collapsed dropdown (Chapter 9's table filled two screens and ran past the text width)."""
+    block = tables.page_block("09_beyond_ml", {"budgets": [4]})
+    ch = registry.get_chapter("09_beyond_ml")
+    table, dropdown = block.split(":::{admonition}")
+    invited = [p.name for p in ch.params if p.invited]
+    assert 0 < len(invited) <= 6 and table.count("\n| `") == len(invited)
+    assert "| `budgets` | `[4]` |" in table
+    assert ":class: dropdown" in dropdown and dropdown.count("\n* `") == len(ch.params)
+    assert "log10(M200/M\\*)" in dropdown  # Markdown escaped
+    assert max(len(line) for line in table.splitlines()) < 120

@@ -61,14 +61,14 @@ def ch2(root):
 
 @pytest.fixture(scope="module")
 def ch3(root, ch2):
-    first = run(root, "03_dcnn", epochs=1)
-    return first, run(root, "03_dcnn", epochs=1, ablation_coefficient=2)
+    first = run(root, "03_dcnn", dcnn_epochs=1)
+    return first, run(root, "03_dcnn", dcnn_epochs=1, ablation_coefficient=2)
 
 
 @pytest.fixture(scope="module")
 def ch4(root, ch3):
     # Chapter 2's exercise builds no engine cube: the out-of-sample check is not run
-    return run(root, "04_losses", recipes=["fast"], losses=["l1_err"], epochs=1,
+    return run(root, "04_losses", recipes=["fast"], losses=["l1_err"], dcnn_epochs=1,
                engine_losses=[])
 
 
@@ -79,7 +79,7 @@ def ch6(root, ch2):
 
 @pytest.fixture(scope="module")
 def ch7(root, ch2):
-    return run(root, "07_maps", epochs=1, ml_map=5.0)
+    return run(root, "07_maps", dcnn_epochs=1, ml_map=5.0)
 
 
 def test_ex01_frame_changes_no_number(ch1, galaxy):

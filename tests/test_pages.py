@@ -27,7 +27,7 @@ def test_every_chapter_follows_the_template():
         pos = [text.find(h) for h in heads]
         assert -1 not in pos and pos == sorted(pos), (ch.id, dict(zip(heads, pos, strict=True)))
         assert "pages.banner(profile)" in text and f'pages.prerequisites("{ch.id}"' in text
-        assert f'parameter_table("{ch.id}", globals())' in text
+        assert f'pages.parameters("{ch.id}", globals())' in text
         n_ex = text.count("```{exercise}")
         assert 2 <= n_ex <= 4 and text.count("```{solution}") == n_ex, ch.id
         assert text.count(":class: dropdown") >= n_ex, ch.id

@@ -11,7 +11,7 @@ from orbitnet.data import paths
 
 def _notebook(path, source_cells):
     """A MyST Markdown notebook: a parameters cell, then the given code cells."""
-    cells = ["```{code-cell}\n:tags: [parameters]\n\nx = 1\nname = 'a'\n```"]
+    cells = ["```{code-cell}\n:tags: [parameters]\n\n# generated from the registry\n```"]
     cells += [f"```{{code-cell}}\n{s}\n```" for s in source_cells]
     path.write_text(FRONT + "\n# A toy chapter\n\n" + "\n\n".join(cells) + "\n")
 
@@ -52,14 +52,8 @@ def test_missing_notebook_is_named(toy_book):
 
 
 def test_unknown_parameter_of_a_toy_chapter(toy_book):
-    assert runner.declared_parameters("90_ok") == {"x": "1", "name": "'a'"}
     with pytest.raises(runner.ChapterError, match=r"no parameter\(s\) \['y'\]"):
         runner.run_chapter("90_ok", overrides={"y": 2}, progress=False, log=lambda *_: None)
-
-
-def test_declared_parameters_of_chapter_1():
-    params = runner.declared_parameters("01_galaxy")
-    assert {"galaxy", "data_dir", "frame"} <= set(params)
 
 
 def test_parse_value():
@@ -96,7 +90,7 @@ def test_run_record(toy_book):
     runner.run_chapter("90_ok", profile="quick", progress=False, log=lambda *_: None)
     rec = json.loads((toy_book / "results" / "90_ok.run.json").read_text())
     assert rec["chapter"] == "90_ok" and rec["profile"] == "quick"
-    assert rec["parameters"] == {"x": 5, "name": "a"}
+    assert rec["parameters"] == {"x": 5, "name": "a", "profile": "quick"}
     assert rec["wall_seconds"] > 0
     # the kernel alone holds tens of MB; the sampler must have seen it
     assert 30 * 2**20 < rec["peak_memory_bytes"] < 4 * 2**30

@@ -20,8 +20,10 @@ kernelspec:
 """
 
 
-def write_notebook(path: Path, cells: list[str], parameters: str = "x = 1\nname = 'a'") -> Path:
-    """A MyST Markdown notebook: a parameters cell, then ``cells``."""
+def write_notebook(path: Path, cells: list[str],
+                   parameters: str = "# generated from the registry") -> Path:
+    """A MyST Markdown notebook: a parameters cell (no values: the runner generates them from
+    the registry), then ``cells``."""
     blocks = [f"```{{code-cell}}\n:tags: [parameters]\n\n{parameters}\n```"]
     blocks += [f"```{{code-cell}}\n{c}\n```" for c in cells]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ import threading
 
 from orbitnet.book.registry import CHAPTERS, PROFILES
 from orbitnet.data import paths
+from orbitnet.fit.mlgrid import THESIS
 
 INTERRUPTED = "orbitnet: interrupted; nothing was written, re-run to resume"
 
@@ -58,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="engine setting for every library, e.g. n_e=4 (YAML value)")
     g.add_argument("--ml", default=None, metavar="START:STOP:STEP",
-                   help="M/L grid of the sweeps (default 1:9:0.05)")
+                   help="M/L grid of the sweeps (default "
+                   + ":".join(f"{x:g}" for x in THESIS) + ", the thesis')")
     g.add_argument("--scheduler", default=None,
                    help="address of a running Dask scheduler (or DASK_SCHEDULER_ADDRESS); "
                         "default: a LocalCluster")
@@ -72,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def list_text(markdown: bool = False) -> str:
     """Every chapter and its declared parameters (``orbitnet list [--markdown]``)."""
-    from orbitnet.book.params import markdown_table
+    from orbitnet.book.tables import markdown_table
 
     out = []
     for ch in CHAPTERS:
@@ -156,10 +158,13 @@ def _main(argv: list[str] | None) -> int:
                 return 1 if bad else 0
             fetch.fetch(args.galaxy, offline=args.offline)
         elif args.command == "chapter":
-            from orbitnet.book.params import parse_value
+            from orbitnet.book.params import ParameterError, parse_value
             from orbitnet.book.runner import run_chapter
 
-            overrides = {name: parse_value(val) for name, val in args.parameter}
+            try:
+                overrides = {name: parse_value(val, name) for name, val in args.parameter}
+            except ParameterError as exc:
+                raise ChapterError(f"chapter {args.id}: {exc}") from None
             run_chapter(args.id, profile=args.profile, overrides=overrides,
                         progress=not args.no_progress, force=args.force)
         elif args.command == "book":

@@ -1,4 +1,5 @@
-"""Generated parts of every chapter page: the quick-profile banner and the prerequisites.
+"""Generated parts of every chapter page: the quick-profile banner, the prerequisites and the
+parameters.
 
 The notebooks call these in cells whose input is hidden; their Markdown output is rendered
 as MyST (cell metadata ``mystnb: {markdown_format: myst}``), so admonitions and
@@ -6,6 +7,9 @@ cross-references work and a broken reference fails ``jupyter-book build -W``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from IPython.display import Markdown
 
@@ -44,3 +48,11 @@ def prerequisites(chapter_id: str, galaxy: str = "ngc6278") -> Markdown:
         files += [f"`build/artifacts/{galaxy}/{name}`" for name in PRODUCES.get(req, ())]
         lines.append(f"* {{doc}}`{req}` ({get_chapter(req).title}): " + ", ".join(files))
     return Markdown("\n".join(lines))
+
+
+def parameters(chapter_id: str, used: Mapping[str, Any]) -> Markdown:
+    """The chapter's parameters (``used``: this run's values, e.g. ``globals()``): those a
+    reader is invited to change in a short table, all of them in a collapsed dropdown."""
+    from orbitnet.book.tables import page_block
+
+    return Markdown(page_block(chapter_id, used))

@@ -1,11 +1,11 @@
-"""Typed chapter parameters: one declaration for the runner, ``orbitnet list``, README and book.
+"""Typed chapter parameters: the declaration format, value parsing and checking.
 
-Each chapter declares its parameters as :class:`Param` values in
-:mod:`orbitnet.book.registry`. A value given on the command line is parsed as YAML (with
-``5e-2`` read as a float, as YAML 1.2 does) and checked against its declaration before the
-notebook starts: type, range or choices, the chapter's cross-parameter rules, and the memory
-a value would need (refused with the estimate unless the caller insists, ``--force``).
-Errors name the parameter, the value and what is allowed.
+Each chapter declares its parameters as :class:`Param` values, its cross-parameter rules and
+its resource estimates in :mod:`orbitnet.book.registry` (this module knows no chapter). A value
+given on the command line is parsed as YAML 1.2 (:func:`parse_value`) and checked before the
+notebook starts (:func:`validate`): type, range or choices, the chapter's rules, and the memory
+and CPU time a value would need (refused with the estimate unless the caller insists,
+``--force``). Every error is one line naming the parameter, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -13,25 +13,48 @@ from __future__ import annotations
 import math
 import os
 import re
+import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-KINDS = ("int", "float", "str", "bool", "path", "list[int]", "list[float]", "list[str]")
+KINDS = ("int", "float", "str", "bool", "path", "name", "list[int]", "list[float]",
+         "list[str]")
+#: A name (``galaxy``): a folder name, never a path (no ``/``, no leading dot, no ``..``).
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+#: The largest seed: 31 bits, which numpy, Python and TensorFlow all accept, with room for the
+#: per-coefficient offsets of a recipe (``seed + i``).
+SEED_MAX = 2**31 - 1
+MEMORY_ENV = "ORBITNET_MEMORY_LIMIT_GB"
+CPU_ENV = "ORBITNET_CPU_LIMIT_HOURS"
+#: CPU time one value may ask for without ``--force`` (the full book takes about 4 CPU hours).
+DEFAULT_CPU_HOURS = 24.0
 
 
 class ParameterError(ValueError):
     """A chapter parameter has a wrong type, is out of range, or conflicts with another."""
 
 
+def short(value: Any) -> str:
+    """``repr(value)`` cut to one short line (safe for deeply nested or huge values)."""
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxstring, r.maxother = 2, 8, 60, 60
+    return r.repr(value)
+
+
 @dataclass(frozen=True)
 class Estimate:
-    """What a parameter value would cost: ``bytes`` of memory, and how that was counted."""
+    """What parameter values would cost: ``bytes`` of memory, ``cpu_seconds`` of CPU time,
+    ``processes`` running at once, and how that was counted (``what``)."""
 
-    bytes: int
+    bytes: float
     what: str
+    cpu_seconds: float = 0.0
+    processes: int = 0
+    names: tuple[str, ...] = ()  # the parameters it depends on (default: the one it is of)
 
 
 @dataclass(frozen=True)
@@ -40,9 +63,10 @@ class Param:
 
     Attributes
     ----------
-    name : the variable in the notebook's parameters cell.
-    kind : one of :data:`KINDS`; ``path`` is a string naming a file or folder that must exist.
-    default : the full profile's value (the thesis settings), also the notebook's default.
+    name : the variable in the notebook's parameters cell (generated from this declaration).
+    kind : one of :data:`KINDS`; ``path`` names an existing file or folder (passed on as an
+        absolute path); ``name`` is a folder name such as a galaxy's (no ``/``, no ``..``).
+    default : the full profile's value (the thesis settings).
     quick : the quick profile's value.
     meaning : one line for tables and ``orbitnet list``.
     unit : of the value (or of each list element).
@@ -50,9 +74,11 @@ class Param:
         ``lo`` itself (``ml_step > 0``).
     choices : the allowed values of a string (of each element of a list).
     nullable : ``None`` is allowed (it means what ``meaning`` says); true when ``default`` is.
-    min_len : fewest elements of a list.
-    cost : ``cost(values) -> Estimate | None``, the memory this value needs, given all the
-        chapter's values; checked against :func:`memory_limit`.
+    min_len, max_len : fewest and most elements of a list.
+    cost : ``cost(values) -> Estimate | None``, what this value needs given all the chapter's
+        values; checked against :func:`memory_limit` and :func:`cpu_limit`.
+    invited : shown on the chapter page outside the collapsed table of all parameters (the
+        values a reader is invited to change).
     """
 
     name: str
@@ -68,6 +94,8 @@ class Param:
     min_len: int = 0
     lo_open: bool = False
     cost: Callable[[Mapping[str, Any]], Estimate | None] | None = None
+    max_len: int | None = None
+    invited: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -89,20 +117,23 @@ class Param:
             text = "one of " + ", ".join(str(c) for c in self.choices)
         elif self.lo is not None or self.hi is not None:
             left = "(" if self.lo_open else "["
-            lo = "-∞" if self.lo is None else f"{self.lo:g}"
-            hi = "∞)" if self.hi is None else f"{self.hi:g}]"
+            lo = "-∞" if self.lo is None else _number(self.lo)
+            hi = "∞)" if self.hi is None else _number(self.hi) + "]"
             text = f"{self.element} in {left}{lo}, {hi}"
         else:
-            text = {"path": "an existing path", "str": "text", "bool": "true or false"}.get(
-                self.element, f"a {self.element}")
+            text = {"path": "an existing path", "str": "text", "bool": "true or false",
+                    "name": "a folder name (no / or ..)"}.get(self.element, f"a {self.element}")
         if self.is_list:
-            text = f"a list of {text}" + (f", at least {self.min_len}" if self.min_len else "")
+            n = (f", {self.min_len} to {self.max_len}" if self.max_len is not None
+                 else f", at least {self.min_len}" if self.min_len else "")
+            text = f"a list of {text}" + (f" (exactly {self.min_len})"
+                                          if self.min_len == self.max_len else n)
         return text + (" or None" if self.nullable else "")
 
     def check(self, value: Any) -> Any:
         """``value`` converted to this parameter's type, or a :class:`ParameterError`."""
-        if isinstance(value, str) and not self.is_list and self.element != "str":
-            value = parse_value(value)
+        if isinstance(value, str) and self.element not in ("str", "name", "path"):
+            value = parse_value(value, self.name)
         if value is None:
             if self.nullable:
                 return None
@@ -110,16 +141,16 @@ class Param:
         if not self.is_list:
             return self._scalar(value, value)
         if isinstance(value, str):
-            value = parse_value(value)
+            value = parse_value(value, self.name)
         if not isinstance(value, (list, tuple)):
             raise self._error(value)
-        if len(value) < self.min_len:
-            raise self._error(value, f"needs at least {self.min_len} element(s)")
+        if len(value) < self.min_len or (self.max_len is not None and len(value) > self.max_len):
+            raise self._error(value, f"{len(value)} element(s)")
         return [self._scalar(v, value) for v in value]
 
     def _error(self, value: Any, why: str = "") -> ParameterError:
         why = f" ({why})" if why else ""
-        return ParameterError(f"parameter {self.name} = {value!r}{why}: allowed is "
+        return ParameterError(f"parameter {self.name} = {short(value)}{why}: allowed is "
                               f"{self.allowed()}")
 
     def _scalar(self, v: Any, whole: Any) -> Any:
@@ -130,9 +161,9 @@ class Param:
             raise self._error(whole)
         if kind in ("int", "float"):
             if isinstance(v, str):
-                v = parse_value(v)
+                v = parse_value(v, self.name)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise self._error(whole)
+                raise self._error(whole, "not a number" if isinstance(v, str) else "")
             if kind == "int":
                 if isinstance(v, float) and not v.is_integer():
                     raise self._error(whole, "not a whole number")
@@ -144,63 +175,138 @@ class Param:
             too_low = self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo)
             if too_low or (self.hi is not None and v > self.hi):
                 raise self._error(whole, "out of range")
-        elif kind in ("str", "path"):
+        elif kind in ("str", "path", "name"):
             if not isinstance(v, str) or not v:
                 raise self._error(whole)
-            if kind == "path" and not os.path.exists(os.path.expanduser(v)):
-                raise self._error(whole, "no such file or folder")
+            if kind == "name" and (not NAME_PATTERN.fullmatch(v) or ".." in v):
+                raise self._error(whole, "a name, not a path")
+            if kind == "path":
+                v = resolve_path(v)
+                if not os.path.exists(v):
+                    raise self._error(whole, f"no such file or folder: {v}")
         if self.choices is not None and v not in self.choices:
             raise self._error(whole)
         return v
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
+
+
+def resolve_path(text: str) -> str:
+    """``text`` as an absolute path: ``~`` expanded, relative to the current folder (the
+    checked value is what the kernel gets, so both read the same place)."""
+    return str(Path(os.path.expanduser(text)).absolute())
 
 
 #: A cross-parameter rule: returns an error message, or ``None`` when the values agree.
 Rule = Callable[[Mapping[str, Any]], "str | None"]
 
 
+# --- YAML 1.2 values ---------------------------------------------------------------------
+
+_TAG = "tag:yaml.org,2002:"
+_OWN = {_TAG + "int", _TAG + "float", _TAG + "bool", _TAG + "timestamp"}
+
+
 class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, with YAML 1.2's floats (``5e-2``, ``1E3``, not only ``5.0e-2``)."""
+    """PyYAML's safe loader with YAML 1.2's core-schema scalars: decimal integers and floats
+    (``5e-2`` is 0.05), ``true``/``false``. YAML 1.1's octal ``010``, hexadecimal ``0x10``,
+    sexagesimal ``1:30``, ``1_000``, ``yes``/``no`` and dates stay text, which a number or
+    boolean parameter then refuses."""
+
+    yaml_implicit_resolvers = {
+        k: [(tag, rx) for tag, rx in v if tag not in _OWN]
+        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
+_Loader.add_implicit_resolver(_TAG + "bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+_Loader.add_implicit_resolver(_TAG + "int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"),
+                              list("-+0123456789"))
 _Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-                   |[0-9][0-9_]*[eE][-+]?[0-9]+
-                   |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-                   |\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
+    _TAG + "float",
+    re.compile(r"""^[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?
+                   |\.[0-9]+(?:[eE][-+]?[0-9]+)?
+                   |\.(?:inf|Inf|INF))$
+                   |^\.(?:nan|NaN|NAN)$""", re.X),
     list("-+0123456789."))
 
 
-def parse_value(text: str) -> Any:
-    """A command-line value as YAML (numbers, lists, booleans, null, strings).
+def parse_value(text: str, name: str = "") -> Any:
+    """A command-line value as YAML 1.2 (numbers, lists, booleans, null, strings).
 
-    ``5e-2`` is the float 0.05 (PyYAML alone would return the string); text that is not
-    valid YAML stays a string.
+    ``5e-2`` is the float 0.05; ``010``, ``0x10`` and ``1:30`` stay text (YAML 1.1 would read
+    8, 16 and 90); text that is not valid YAML stays a string. A value nested too deeply to
+    read is a :class:`ParameterError` naming ``name``.
     """
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError:
         return text
+    except RecursionError:
+        raise ParameterError(f"parameter {name or '?'} = {text[:40]}... is nested too deeply "
+                             "to read: give a number, a word or a flat list") from None
+
+
+# --- limits ------------------------------------------------------------------------------
+
+
+def _env_number(var: str, unit: str) -> float | None:
+    text = os.environ.get(var)
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ParameterError(f"environment variable {var} = {text!r}: allowed is a positive "
+                             f"number of {unit}")
+    return value
 
 
 def memory_limit() -> tuple[int, str]:
-    """Bytes a single value may ask for without ``--force``, and where that limit comes from.
-
-    Half of this machine's memory, unless ``ORBITNET_MEMORY_LIMIT_GB`` says otherwise.
-    """
-    env = os.environ.get("ORBITNET_MEMORY_LIMIT_GB")
-    if env:
-        return int(float(env) * 2**30), "ORBITNET_MEMORY_LIMIT_GB"
+    """Bytes a value may ask for without ``--force``, and where that limit comes from:
+    half of this machine's memory, unless ``ORBITNET_MEMORY_LIMIT_GB`` says otherwise."""
+    env = _env_number(MEMORY_ENV, "GB")
+    if env is not None:
+        return int(env * 2**30), MEMORY_ENV
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return total // 2, "half of this machine's memory"
 
 
+def cpu_limit() -> tuple[float, str]:
+    """CPU seconds a value may ask for without ``--force``, and where that limit comes from."""
+    env = _env_number(CPU_ENV, "hours")
+    if env is not None:
+        return env * 3600, CPU_ENV
+    return DEFAULT_CPU_HOURS * 3600, f"the default of {DEFAULT_CPU_HOURS:g} CPU hours"
+
+
+def usable_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def format_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError  # pragma: no cover
+
+
+def format_seconds(s: float) -> str:
+    if s < 3600:
+        return f"{s / 60:.1f} CPU minutes"
+    return f"{s / 3600:.3g} CPU hours" if s < 3600 * 1e4 else f"{s / 3600:.2e} CPU hours"
+
+
+# --- checking ----------------------------------------------------------------------------
 
 
 def validate(params: Sequence[Param], values: Mapping[str, Any], rules: Sequence[Rule] = (),
@@ -208,7 +314,8 @@ def validate(params: Sequence[Param], values: Mapping[str, Any], rules: Sequence
     """Every declared parameter with its checked value (declared default where not given).
 
     Raises :class:`ParameterError` for an undeclared name, a bad value, a broken rule, or a
-    value whose :attr:`Param.cost` exceeds :func:`memory_limit` (unless ``force``).
+    value whose :attr:`Param.cost` exceeds :func:`memory_limit` or :func:`cpu_limit` (unless
+    ``force``).
     """
     where = f"chapter {chapter}: " if chapter else ""
     by_name = {p.name: p for p in params}
@@ -217,25 +324,45 @@ def validate(params: Sequence[Param], values: Mapping[str, Any], rules: Sequence
         raise ParameterError(f"{where}no parameter(s) {unknown}; the parameters are "
                              f"{sorted(by_name)}")
     out: dict[str, Any] = {}
-    for p in params:
-        try:
+    try:
+        for p in params:
             out[p.name] = p.check(values[p.name]) if p.name in values else p.default
-        except ParameterError as exc:
-            raise ParameterError(f"{where}{exc}") from None
-    for rule in rules:
-        msg = rule(out)
-        if msg:
-            raise ParameterError(f"{where}{msg}")
-    limit, why = memory_limit()
-    for p in params:
-        est = p.cost(out) if p.cost else None
-        if est is not None and est.bytes > limit and not force:
-            raise ParameterError(
-                f"{where}parameter {p.name} = {out[p.name]!r} needs about "
-                f"{format_bytes(est.bytes)} of memory ({est.what}); the limit is "
-                f"{format_bytes(limit)} ({why}). Choose a smaller "
-                f"value, or insist with --force")
+        for rule in rules:
+            msg = rule(out)
+            if msg:
+                raise ParameterError(msg)
+        if not force:
+            check_costs(params, out)
+    except ParameterError as exc:
+        raise ParameterError(f"{where}{exc}") from None
     return out
+
+
+def check_costs(params: Sequence[Param], values: Mapping[str, Any]) -> None:
+    """Refuse a value whose estimate exceeds the memory or CPU limit (one line, with the
+    estimate, the limit and ``--force``)."""
+    mem, mem_why = memory_limit()
+    cpu, cpu_why = cpu_limit()
+    for p in params:
+        est = p.cost(values) if p.cost else None
+        if est is None:
+            continue
+        need = None
+        if est.bytes > mem:
+            need = (f"about {format_bytes(est.bytes)} of memory ({est.what}); the limit is "
+                    f"{format_bytes(mem)} ({mem_why})")
+        elif est.cpu_seconds > cpu:
+            need = (f"about {format_seconds(est.cpu_seconds)} ({est.what}); the limit is "
+                    f"{format_seconds(cpu)} ({cpu_why})")
+        elif est.processes > usable_cores():
+            need = (f"{est.processes} processes at once ({est.what}), more than the "
+                    f"{usable_cores()} usable core(s) of this machine, each with its own memory")
+        if need:
+            names = est.names or (p.name,)
+            given = ", ".join(f"{n} = {short(values[n])}" for n in names)
+            raise ParameterError(f"parameter{'s' if len(names) > 1 else ''} {given} "
+                                 f"need{'' if len(names) > 1 else 's'} {need}. Choose a "
+                                 "smaller value, or insist with --force")
 
 
 def rule_member(item: str, collection: str) -> Rule:
@@ -243,7 +370,7 @@ def rule_member(item: str, collection: str) -> Rule:
     def rule(v: Mapping[str, Any]) -> str | None:
         if v[item] not in v[collection]:
             return (f"parameter {item} = {v[item]!r} must be one of {collection} = "
-                    f"{v[collection]!r}")
+                    f"{short(v[collection])}")
         return None
     return rule
 
@@ -263,86 +390,15 @@ def rule_within(item: str, lo: str, hi: str) -> Rule:
         vals = v[item] if isinstance(v[item], list) else [v[item]]
         bad = [x for x in vals if x is not None and not v[lo] <= x <= v[hi]]
         if bad:
-            return (f"parameter {item} = {v[item]!r} must lie in [{lo}, {hi}] = "
+            return (f"parameter {item} = {short(v[item])} must lie in [{lo}, {hi}] = "
                     f"[{v[lo]!r}, {v[hi]!r}]")
         return None
     return rule
 
 
-def notebook_parameters(nb: Any) -> dict[str, Any]:
-    """The names and literal defaults assigned in a notebook's ``parameters`` cell.
-
-    A default that is not a Python literal is an error naming the parameter: the declaration
-    in the registry must be comparable with it.
-    """
-    import ast
-
-    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    if not cells:
-        return {}
-    out: dict[str, Any] = {}
-    for node in ast.parse(cells[0].source).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
-                node.targets[0], ast.Name):
-            name = node.targets[0].id
-            try:
-                out[name] = ast.literal_eval(node.value)
-            except ValueError:
-                raise ParameterError(f"parameters cell: {name} = {ast.unparse(node.value)} is "
-                                     f"not a literal") from None
-    return out
-
-
-# --- tables -----------------------------------------------------------------------------
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    return "None" if value is None else str(value)
-
-
-def table_rows(chapter_id: str, used: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
-    """One row per parameter: name, default (full), quick, unit, allowed, meaning (and ``used``)."""
-    from orbitnet.book.registry import get_chapter
-
-    rows = []
-    for p in get_chapter(chapter_id).params:
-        row = {"name": p.name, "default (full)": _show(p.default), "quick": _show(p.quick)}
-        if used is not None:
-            row["this run"] = _show(used.get(p.name, p.default))
-        row.update({"unit": p.unit, "allowed": p.allowed(), "meaning": p.meaning})
-        rows.append(row)
-    return rows
-
-
-def parameter_table(chapter_id: str, used: Mapping[str, Any] | None = None):
-    """The chapter's parameters as an :class:`astropy.table.Table` (the book displays it).
-
-    With ``used`` (e.g. ``globals()`` in the notebook) a column shows this run's values.
-    """
-    from astropy.table import Table
-
-    class ParameterTable(Table):
-        """A table shown in the book without astropy's dtype row and length caption."""
-
-        def _repr_html_(self) -> str:
-            return self._base_repr_(html=True, descr_vals=[], show_dtype=False,
-                                    max_width=-1, max_lines=-1, tableclass="table")
-
-    rows = table_rows(chapter_id, used)
-    if not rows:
-        return ParameterTable(names=("name",), dtype=(str,))
-    return ParameterTable(rows=[list(r.values()) for r in rows], names=list(rows[0]))
-
-
-def markdown_table(chapter_id: str) -> str:
-    """The chapter's parameters as a Markdown table (README, ``orbitnet list --markdown``)."""
-    rows = table_rows(chapter_id)
-    if not rows:
-        return "(no parameters)\n"
-    head = list(rows[0])
-    esc = [[str(r[h]).replace("|", "\\|") for h in head] for r in rows]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += [f"| `{r[0]}` | " + " | ".join(r[1:]) + " |" for r in esc]
-    return "\n".join(lines) + "\n"
+def workers(name: str) -> Callable[[Mapping[str, Any]], Estimate | None]:
+    """A cost: the parameter ``name`` is a number of worker processes (None: one per core)."""
+    def cost(v: Mapping[str, Any]) -> Estimate | None:
+        n = v[name]
+        return None if n is None else Estimate(0, "one worker process each", processes=n)
+    return cost

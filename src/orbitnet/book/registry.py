@@ -1,13 +1,16 @@
-"""The book's chapters, in order, with each one's typed parameters.
+"""The book's chapters, in order, with each one's typed parameters, rules and estimates.
 
-Every parameter is declared once here (:class:`orbitnet.book.params.Param`): its default is
-the ``full`` profile (the thesis settings, and the default in the notebook's parameters
-cell), its ``quick`` value the small, fast profile (CI and a first look). The runner, the
-``orbitnet list`` command, the README's parameter tables and the table in each chapter are
-all made from these declarations.
+This is the one declaration of every chapter parameter (:class:`orbitnet.book.params.Param`):
+its default is the ``full`` profile (the thesis settings), its ``quick`` value the small, fast
+profile (CI and a first look). Beside the parameters each chapter declares its cross-parameter
+rules and its memory/CPU estimates (:mod:`orbitnet.book.rules`), all checked before a kernel
+starts. The notebook's parameters cell (:func:`orbitnet.book.notebooks.parameters_cell`), the
+runner, ``orbitnet list`` and the table on each chapter page are all made from here. Defaults
+that belong to the package (the thesis' M/L grid, the training recipes) are read from it.
 
-The choices (recipes, losses, GAN scalings, sparse methods) repeat the package's constants so
-that listing parameters needs no TensorFlow import; ``tests/test_params.py`` checks they agree.
+The choices (losses, GAN scalings, sparse methods) repeat the package's constants so that
+listing parameters needs no TensorFlow import; ``tests/test_chapter_params.py`` checks they
+agree.
 """
 
 from __future__ import annotations
@@ -16,11 +19,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from orbitnet.book.params import Estimate, Param, Rule, rule_less, rule_member, rule_within
+from orbitnet.book import rules
+from orbitnet.book.params import (
+    SEED_MAX,
+    Param,
+    ParameterError,
+    Rule,
+    rule_member,
+    rule_within,
+    validate,
+    workers,
+)
+from orbitnet.emulators.recipes import RECIPES as _RECIPES
+from orbitnet.fit.mlgrid import THESIS
 
 PROFILES = ("quick", "full")
 
-RECIPES = ("thesis", "fast")
+RECIPES = tuple(_RECIPES)
 LOSSES = ("l2", "l1", "l2_err", "l1_err")
 GAN_SCALINGS = ("global", "pixel")
 GAN_VARIANTS = ("gan", "gan_nomask", "cgan", "cgan_global")
@@ -29,12 +44,11 @@ ORBIT_SOURCES = ("auto", "dynamite", "engine")
 FRAMES = ("galaxy", "sky")
 BEYOND_STRATEGIES = ("dynamite_grid", "quadratic", "gp_chi2", "cube_multilinear",
                      "cube_pca_gp", "cube_dcnn")
-
-#: Size of one orbit model in the cube (and in every prediction of it): per-orbit h1..h4 in
-#: float32 plus float64 weights, for the reference library (360 orbits, 152 Voronoi bins).
-REFERENCE_ORBITS, REFERENCE_BINS = 360, 152
 ML_UNIT = "M☉/L☉"
-MODEL_BYTES = REFERENCE_ORBITS * REFERENCE_BINS * 4 * 4 + REFERENCE_ORBITS * 8
+#: The most panels of a small-multiples figure.
+MAX_PANELS = 12
+
+__all__ = ["CHAPTERS", "PROFILES", "Chapter", "ParameterError", "get_chapter", "requires"]
 
 
 @dataclass(frozen=True)
@@ -62,16 +76,11 @@ class Chapter:
 
     def validate(self, values: Mapping[str, Any], force: bool = False) -> dict[str, Any]:
         """All parameters, checked (see :func:`orbitnet.book.params.validate`)."""
-        from orbitnet.book.params import validate
-
         return validate(self.params, values, self.rules, force=force, chapter=self.id)
 
 
-def _grid_cube(v: Mapping[str, Any]) -> Estimate:
-    n = int(round((v["ml_stop"] - v["ml_start"]) / v["ml_step"])) + 1
-    return Estimate(n * MODEL_BYTES,
-                    f"{n} orbit models of {MODEL_BYTES / 2**20:.2f} MiB each: h1..h4 of "
-                    f"{REFERENCE_ORBITS} orbits x {REFERENCE_BINS} bins")
+def _recipe_epochs() -> str:
+    return ", ".join(f"{name} {r.epochs}" for name, r in _RECIPES.items())
 
 
 def _source_conflict(v: Mapping[str, Any]) -> str | None:
@@ -82,15 +91,22 @@ def _source_conflict(v: Mapping[str, Any]) -> str | None:
 
 
 def _galaxy(meaning: str = "galaxy folder under data/") -> Param:
-    return Param("galaxy", "str", "ngc6278", "ngc6278", meaning)
+    return Param("galaxy", "name", "ngc6278", "ngc6278", meaning)
 
 
-def _ml_show(meaning: str = "M/L of the images shown") -> Param:
-    return Param("ml_show", "float", 5.0, 5.0, meaning, unit=ML_UNIT, lo=0, lo_open=True)
+def _ml_show(meaning: str = "M/L of the images shown (an M/L of the cube)") -> Param:
+    return Param("ml_show", "float", 5.0, 5.0, meaning, unit=ML_UNIT, lo=0, lo_open=True,
+                 invited=True)
 
 
-def _n_jobs() -> Param:
-    return Param("n_jobs", "int", None, None, "worker processes (None: all cores)", lo=1, hi=256)
+def _n_jobs(meaning: str = "worker processes") -> Param:
+    return Param("n_jobs", "int", None, None, f"{meaning} (None: all cores)", lo=1, hi=256,
+                 cost=workers("n_jobs"))
+
+
+def _grid_workers(meaning: str) -> Param:
+    return Param("grid_workers", "int", None, None, meaning, lo=1, hi=256,
+                 cost=workers("grid_workers"))
 
 
 def _orbit_source(meaning: str) -> Param:
@@ -101,6 +117,16 @@ def _orblib_dir(meaning: str) -> Param:
     return Param("orblib_dir", "path", None, None, meaning)
 
 
+def _dcnn_epochs(meaning: str = "epochs of the DCNN recipe", quick: int = 1) -> Param:
+    return Param("dcnn_epochs", "int", None, quick, f"{meaning} (None: the recipe's own: "
+                 f"{_recipe_epochs()})", lo=1, hi=10000, invited=True)
+
+
+def _seeds(name: str, default: list[int], quick: list[int], meaning: str,
+           min_len: int = 1) -> Param:
+    return Param(name, "list[int]", default, quick, meaning, lo=0, hi=SEED_MAX, min_len=min_len)
+
+
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_galaxy", "The galaxy and its data", (
         _galaxy("name of the folder under data/"),
@@ -108,55 +134,58 @@ CHAPTERS: tuple[Chapter, ...] = (
               "folder with mge.ecsv, gauss_hermite_kins.ecsv, aperture.dat, bins.dat "
               "(None: data/<galaxy>/inputs)"),
         Param("frame", "str", "galaxy", "galaxy",
-              "galaxy: major axis horizontal; sky: the pixel grid as stored", choices=FRAMES),
-    )),
+              "galaxy: major axis horizontal; sky: the pixel grid as stored", choices=FRAMES,
+              invited=True),
+    ), (rules.inputs("galaxy", "data_dir"),)),
     Chapter("02_orbit_libraries", "Orbit libraries", (
         _galaxy(),
         Param("data_dir", "path", None, None,
               "folder with the four input files (None: data/<galaxy>/inputs)"),
         _orbit_source("dynamite (a DYNAMITE run), engine (orbitnet's own) or auto"),
         _orblib_dir("a DYNAMITE run or models/orblib_XXX_YYY folder (None: the reference run)"),
-        Param("ml_start", "float", 1.0, 1.0, "first M/L of the grid", unit=ML_UNIT, lo=0, lo_open=True),
-        Param("ml_stop", "float", 9.0, 9.0, "last M/L of the grid", unit=ML_UNIT, lo=0, lo_open=True),
-        Param("ml_step", "float", 0.05, 0.2, "M/L grid step", unit=ML_UNIT, lo=0, lo_open=True,
-              cost=_grid_cube),
-        _ml_show("M/L whose coefficient images are shown"),
+        Param("ml_start", "float", THESIS[0], THESIS[0], "first M/L of the grid", unit=ML_UNIT,
+              lo=0, lo_open=True, invited=True),
+        Param("ml_stop", "float", THESIS[1], THESIS[1], "last M/L of the grid", unit=ML_UNIT,
+              lo=0, lo_open=True, invited=True),
+        Param("ml_step", "float", THESIS[2], 0.2, "M/L grid step", unit=ML_UNIT, lo=0,
+              lo_open=True, cost=rules.cube_cost("ml_start", "ml_stop", "ml_step"), invited=True),
+        _ml_show("M/L whose coefficient images are shown (an M/L of the grid)"),
         Param("ml_multiples", "list[float]", [2.0, 4.0, 6.0, 8.0], [2.0, 4.0, 6.0, 8.0],
-              "M/L values of the small-multiples figure", unit=ML_UNIT, lo=0, lo_open=True, min_len=1),
-        _n_jobs(),
+              "M/L values of the small-multiples figure", unit=ML_UNIT, lo=0, lo_open=True,
+              min_len=1, max_len=MAX_PANELS),
+        _n_jobs("worker processes for the sweep"),
         Param("compare_engine", "bool", True, True,
-              "with a DYNAMITE run present, also build orbitnet's own library and compare"),
+              "with a DYNAMITE run present, also build orbitnet's own library and compare",
+              invited=True),
         Param("grid_log_f", "list[float]", [0.0, 0.5, 1.0, 1.5], [0.5, 1.0, 1.5],
               "halo masses log10(M200/M*) of the small engine grid (None: no grid)",
               lo=-1.5, hi=1.5, min_len=1, nullable=True),
         Param("grid_orbits", "list[int]", [6, 5, 4], [3, 3, 2],
               "energies, I2 and I3 start points of each grid library", lo=1, hi=40,
-              min_len=3),
-        Param("grid_workers", "int", None, None,
-              "Dask workers of the grid (None: one per core)", lo=1, hi=256),
-    ), (rule_less("ml_start", "ml_stop"), rule_within("ml_show", "ml_start", "ml_stop"),
+              min_len=3, max_len=3),
+        _grid_workers("Dask workers of the grid (None: one per core)"),
+    ), (rules.inputs("galaxy", "data_dir"), rules.grid("ml_start", "ml_stop", "ml_step"),
+        rules.on_grid("ml_show", "ml_start", "ml_stop", "ml_step"),
         rule_within("ml_multiples", "ml_start", "ml_stop"), _source_conflict)),
     Chapter("03_dcnn", "A deconvolutional emulator", (
         _galaxy(),
         Param("recipe", "str", "fast", "fast", "training recipe of the networks shown here",
-              choices=RECIPES),
+              choices=RECIPES, invited=True),
         Param("loss", "str", "l1_err", "l1_err", "loss of the networks shown here",
-              choices=LOSSES),
-        Param("epochs", "int", None, 1, "override the recipe's number of epochs "
-              "(None: the recipe's own)", lo=1, hi=10000),
+              choices=LOSSES, invited=True),
+        _dcnn_epochs(),
         Param("ablation_coefficient", "int", 1, 1, "h_l trained with and without the mask",
               lo=1, hi=4),
         _ml_show(),
-    )),
+    ), (rules.inputs(), rules.on_cube("ml_show"))),
     Chapter("04_losses", "First results and the choice of loss", (
         _galaxy(),
         Param("recipes", "list[str]", ["thesis", "fast"], ["fast"],
-              "training recipes to compare", choices=RECIPES, min_len=1),
+              "training recipes to compare", choices=RECIPES, min_len=1, invited=True),
         Param("losses", "list[str]", list(LOSSES), ["l2", "l1_err"], "losses to compare",
-              choices=LOSSES, min_len=1),
-        Param("epochs", "int", None, 1, "override every recipe's number of epochs "
-              "(None: each recipe's own)", lo=1, hi=10000),
-        _ml_show("M/L of the image comparison (thesis Figure 4.1)"),
+              choices=LOSSES, min_len=1, invited=True),
+        _dcnn_epochs("epochs of every recipe"),
+        _ml_show("M/L of the image comparison (thesis Figure 4.1; an M/L of the cube)"),
         Param("show_recipe", "str", "fast", "fast", "recipe of the image comparison",
               choices=RECIPES),
         Param("show_loss", "str", "l1_err", "l1_err", "loss of the image comparison",
@@ -164,13 +193,14 @@ CHAPTERS: tuple[Chapter, ...] = (
         Param("engine_losses", "list[str]", list(LOSSES), ["l1_err"],
               "losses of the fast recipe's out-of-sample check on the engine's cube "
               "([]: no check)", choices=LOSSES),
-    ), (rule_member("show_recipe", "recipes"), rule_member("show_loss", "losses"))),
+    ), (rules.inputs(), rule_member("show_recipe", "recipes"),
+        rule_member("show_loss", "losses"), rules.on_cube("ml_show"))),
     Chapter("05_gan", "A generative adversarial network", (
         _galaxy(),
-        _orbit_source("library of the weight solver: dynamite, engine or auto"),
-        _orblib_dir("a DYNAMITE run (None: the reference run)"),
-        Param("epochs", "int", 20, 1, "passes over the training images (Table 5.1)",
-              lo=1, hi=10000),
+        _orbit_source("the weight solver's library: the cube's (auto), else must match it"),
+        _orblib_dir("a DYNAMITE run; must be the one the cube came from (None: the cube's)"),
+        Param("gan_epochs", "int", 20, 1, "passes of each GAN over the training images "
+              "(Table 5.1)", lo=1, hi=10000, invited=True),
         Param("batch_size", "int", 2, 2, "images per step (Table 5.1)", lo=1, hi=1024),
         Param("latent_dim", "int", 8, 8, "length of the noise vector, uniform in [-1, 1]",
               lo=1, hi=1024),
@@ -182,14 +212,13 @@ CHAPTERS: tuple[Chapter, ...] = (
               "cGAN: each pixel divided by its largest value over the models",
               choices=GAN_SCALINGS),
         Param("train_step", "int", 1, 16, "train on every n-th orbit model (1: all of them)",
-              lo=1),
-        Param("n_samples", "int", 32, 8, "images drawn from each unconditional GAN",
+              lo=1, invited=True),
+        Param("n_samples", "int", 32, 8, "images drawn from each unconditional GAN to measure it",
               lo=1, hi=10000),
         Param("n_draws", "int", 16, 2, "noise draws averaged at each M/L for the cGAN",
               lo=1, hi=10000),
-        Param("seeds", "list[int]", [0, 1, 2], [0, 1],
-              "the first trains every network; all train the spread coefficient", lo=0,
-              min_len=1),
+        _seeds("seeds", [0, 1, 2], [0, 1],
+               "the first trains every network; all train the spread coefficient"),
         Param("spread_coefficient", "int", 2, 2, "coefficient trained with every seed",
               lo=1, hi=4),
         Param("spread_variants", "list[str]", ["gan", "cgan"], ["gan", "cgan"],
@@ -197,19 +226,20 @@ CHAPTERS: tuple[Chapter, ...] = (
         Param("dcnn_recipe", "str", "fast", "fast",
               "DCNN to compare with, read from its chapter or trained here", choices=RECIPES),
         Param("dcnn_loss", "str", "l1_err", "l1_err", "its loss", choices=LOSSES),
-        Param("dcnn_epochs", "int", None, 1,
-              "epochs of that DCNN (None: the recipe's); the DCNN chapter's network of these "
-              "epochs is used when stored, else one is trained here", lo=1, hi=10000),
-        _ml_show("M/L of the cGAN images shown"),
-        _n_jobs(),
-    ), (_source_conflict,)),
+        _dcnn_epochs("epochs of that DCNN; the DCNN chapter's network of these epochs is "
+                     "used when stored, else one is trained here"),
+        _ml_show("M/L of the cGAN images shown (an M/L of the cube)"),
+        _n_jobs("worker processes training the GANs and solving weights"),
+    ), (rules.inputs(), _source_conflict, rules.on_cube("ml_show"),
+        rules.every_kth(["train_step"], 2))),
     Chapter("06_sparse", "How little data?", (
         _galaxy(),
         Param("steps", "list[int]", [1, 2, 4, 8, 16, 32, 64], [4, 16],
-              "train on the sets of every k-th model, for each k", lo=1, min_len=1),
+              "train on the sets of every k-th model, for each k", lo=1, min_len=1,
+              invited=True),
         Param("methods", "list[str]", ["grid_parabola", "linear", "pca_gp", "dcnn"],
               ["grid_parabola", "linear", "pca_gp", "dcnn"], "methods to compare",
-              choices=SPARSE_METHODS, min_len=1),
+              choices=SPARSE_METHODS, min_len=1, invited=True),
         Param("offsets", "int", None, 2, "at most this many offsets per k for grid_parabola "
               "and linear, evenly spread (None: all k)", lo=1),
         Param("pca_offsets", "int", 16, 1, "at most this many offsets per k for pca_gp "
@@ -218,27 +248,26 @@ CHAPTERS: tuple[Chapter, ...] = (
               "(all k where k is smaller)", lo=1),
         Param("network_steps", "list[int]", [4, 8, 16, 32], [16],
               "the k at which the networks run", lo=1, min_len=1),
-        Param("seeds", "list[int]", [0], [0], "seeds of the networks (every offset runs each)",
-              lo=0, min_len=1),
+        _seeds("seeds", [0], [0], "seeds of the networks (every offset runs each)"),
         Param("gradient_steps", "int", 150, 5, "gradient steps per network, the same at every "
               "set size", lo=1, hi=100000),
-        _ml_show("M/L of the image comparison"),
+        _ml_show("M/L of the image comparison (an M/L of the cube)"),
         _n_jobs(),
-    )),
+    ), (rules.inputs(), rules.on_cube("ml_show"),
+        rules.every_kth(["steps", "network_steps"], 2))),
     Chapter("07_maps", "Kinematic maps", (
         _galaxy(),
         Param("train_step", "int", 4, 4, "the network is trained on every k-th model "
-              "(4: the thesis' set of about 40)", lo=1),
+              "(4: the thesis' set of about 40)", lo=1, invited=True),
         Param("recipe", "str", "fast", "fast", "training recipe of that network",
               choices=RECIPES),
-        Param("epochs", "int", None, 2, "override the recipe's epochs (None: the recipe's own)",
-              lo=1, hi=10000),
-        Param("seed", "int", 0, 0, "seed of that network", lo=0),
+        _dcnn_epochs("epochs of that network", quick=2),
+        Param("seed", "int", 0, 0, "seed of that network", lo=0, hi=SEED_MAX),
         Param("ml_map", "float", None, None, "M/L of the maps (None: the orbit models' best fit)",
-              unit=ML_UNIT, lo=0, lo_open=True),
+              unit=ML_UNIT, lo=0, lo_open=True, invited=True),
         Param("frame", "str", "galaxy", "galaxy",
               "galaxy: major axis horizontal; sky: the pixel grid as stored", choices=FRAMES),
-    )),
+    ), (rules.inputs(), rules.within_cube("ml_map"), rules.every_kth(["train_step"], 3))),
     Chapter("09_beyond_ml", "Beyond M/L: the dark halo and the shape", (
         _galaxy(),
         Param("log_f", "list[float]", [0.5, 0.75, 1.0, 1.25, 1.5], [0.0, 0.5, 1.0],
@@ -246,13 +275,13 @@ CHAPTERS: tuple[Chapter, ...] = (
         Param("q", "list[float]", [0.38, 0.42, 0.46, 0.50, 0.54], [0.46, 0.50, 0.54],
               "truth lattice in the intrinsic flattening q", lo=0.05, hi=0.55, min_len=2),
         Param("n_e", "int", 6, 3, "library energies (6 x 5 x 4 x 3 = 360 orbits: the thesis)",
-              lo=2, hi=40),
+              lo=2, hi=40, invited=True),
         Param("n_i2", "int", 5, 2, "library second integrals", lo=2, hi=40),
         Param("n_i3", "int", 4, 2, "library third integrals", lo=2, hi=40),
         Param("n_periods", "float", 200.0, 20.0, "orbital periods integrated per orbit",
               lo=1, hi=1000),
         Param("n_samples", "int", 50000, 2000, "samples stored per orbit", lo=100,
-              hi=1_000_000),
+              hi=1_000_000, cost=rules.library_cost),
         Param("max_failed_fraction", "float", None, None, "orbit integrations a library may "
               "exclude (None: the engine's 2 %)", lo=0, hi=0.2),
         Param("ml_start", "float", 2.5, 3.0, "first M/L of each library's sweep", unit=ML_UNIT,
@@ -260,36 +289,40 @@ CHAPTERS: tuple[Chapter, ...] = (
         Param("ml_stop", "float", 8.5, 8.0, "last M/L of the sweep", unit=ML_UNIT, lo=0,
               lo_open=True),
         Param("ml_step", "float", 0.1, 0.25, "M/L step of the sweep", unit=ML_UNIT, lo=0,
+              lo_open=True, cost=rules.sweep_cost("ml_start", "ml_stop", "ml_step")),
+        Param("ml_cube_start", "float", 3.0, 3.0, "first M/L of the GH cubes the emulators "
+              "learn", unit=ML_UNIT, lo=0, lo_open=True),
+        Param("ml_cube_stop", "float", 8.0, 8.0, "last M/L of those cubes", unit=ML_UNIT, lo=0,
               lo_open=True),
-        Param("ml_cube_step", "float", 0.25, 0.5, "M/L step of the GH cubes the emulators "
-              "learn (from 3 to 8)", unit=ML_UNIT, lo=0, lo_open=True),
+        Param("ml_cube_step", "float", 0.25, 0.5, "M/L step of those cubes", unit=ML_UNIT, lo=0,
+              lo_open=True, cost=rules.gh_cube_cost("ml_cube_start", "ml_cube_stop",
+                                                    "ml_cube_step")),
         Param("budgets", "list[int]", [4, 6, 9, 12], [4, 6],
-              "libraries each strategy may build", lo=1, min_len=1),
-        Param("seeds", "list[int]", [0, 1, 2], [0], "seeds of the randomised strategies",
-              lo=0, min_len=1),
+              "libraries each strategy may build", lo=1, min_len=1, invited=True),
+        _seeds("seeds", [0, 1, 2], [0], "seeds of the randomised strategies"),
         Param("strategies", "list[str]", list(BEYOND_STRATEGIES), list(BEYOND_STRATEGIES),
-              "strategies to judge", choices=BEYOND_STRATEGIES, min_len=1),
-        Param("dcnn_budgets", "list[int]", [4, 9], [4],
-              "budgets at which the conditioned network is trained", lo=1),
-        Param("dcnn_seeds", "list[int]", [0, 1, 2], [0], "seeds of the conditioned network", lo=0,
-              min_len=1),
-        Param("dcnn_epochs", "int", 10, 2, "epochs of the conditioned network", lo=1,
+              "strategies to judge", choices=BEYOND_STRATEGIES, min_len=1, invited=True),
+        Param("cube_dcnn_budgets", "list[int]", [4, 9], [4],
+              "budgets at which the conditioned network (cube_dcnn) is trained", lo=1),
+        _seeds("cube_dcnn_seeds", [0, 1, 2], [0], "seeds of the conditioned network"),
+        Param("cube_dcnn_epochs", "int", 10, 2, "epochs of the conditioned network", lo=1,
               hi=10000),
         Param("floor", "float", None, None, "judging level floor in χ² (None: the measured "
               "library noise; 0: the strict 1σ level)", lo=0),
-        Param("convergence_seeds", "list[int]", [1, 2], [1],
-              "other engine seeds at DYNAMITE's start point", lo=0),
+        _seeds("convergence_seeds", [1, 2], [1], "other engine seeds at DYNAMITE's start point",
+               min_len=0),
         Param("convergence_large", "list[int]", [10, 7, 5], [],
               "(n_e, n_i2, n_i3) of the larger library ([]: skip)", lo=2, hi=40),
         Param("convergence_dithering", "int", 2, 0, "dithering of one more library "
               "(0: skip)", lo=0, hi=4),
-        Param("grid_workers", "int", None, None,
-              "Dask workers building the libraries (None: one per core)", lo=1, hi=256),
+        _grid_workers("Dask workers building the libraries (None: one per core)"),
         Param("grid_start_log_f", "float", None, None, "log10(M200/M*) where DYNAMITE's grid "
               "search starts (None: the configuration's 1.0)", lo=-1.5, hi=1.5),
         Param("grid_start_q", "float", None, None, "q where DYNAMITE's grid search starts "
               "(None: the configuration's 0.54)", lo=0.05, hi=0.55),
-    )),
+    ), (rules.inputs(), rules.grid("ml_start", "ml_stop", "ml_step"),
+        rules.grid("ml_cube_start", "ml_cube_stop", "ml_cube_step"),
+        rules.exactly("convergence_large", (0, 3)))),
     Chapter("08_conclusions", "Conclusions", (
         _galaxy("galaxy whose chapters are summarised"),
     )),

@@ -1,9 +1,10 @@
 """Execute chapter notebooks with papermill and build the book with jupyter-book.
 
 A chapter's source is the MyST Markdown notebook ``notebooks/<id>.md``; jupytext converts
-it and papermill executes the result into ``book/chapters/<id>.ipynb`` (ignored by git),
-which the book is built from. Parameter names the notebook does not declare are rejected
-(papermill would inject them silently), and a failing cell is printed with its error.
+it, its parameters cell is generated from the registry, and papermill executes the result
+into ``book/chapters/<id>.ipynb`` (ignored by git), which the book is built from. Parameter
+names the registry does not declare are rejected (papermill would inject them silently), and
+a failing cell is printed with its error.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from orbitnet.book import execution, notebooks, registry
-from orbitnet.book.params import ParameterError, notebook_parameters
+from orbitnet.book.params import ParameterError
 from orbitnet.book.registry import PRODUCES, get_chapter, requires
 from orbitnet.data import paths
 from orbitnet.store.locks import Busy
@@ -42,17 +42,6 @@ def notebook_path(chapter_id: str) -> Path:
     return path
 
 
-def declared_parameters(chapter_id: str) -> dict[str, Any]:
-    """The parameters a chapter's notebook declares, with their defaults."""
-    import papermill as pm
-
-    with tempfile.TemporaryDirectory(prefix="orbitnet-") as tmp:
-        converted = notebooks.write_ipynb(notebook_path(chapter_id),
-                                          Path(tmp) / f"{chapter_id}.ipynb")
-        info = pm.inspect_notebook(str(converted))
-    return {name: spec["default"] for name, spec in info.items()}
-
-
 def resolve_parameters(chapter_id: str, profile: str = "full",
                        overrides: Mapping[str, Any] | None = None,
                        force: bool = False) -> dict[str, Any]:
@@ -70,16 +59,6 @@ def resolve_parameters(chapter_id: str, profile: str = "full",
         return chapter.validate(values, force=force)
     except ParameterError as exc:
         raise ChapterError(str(exc)) from None
-
-
-def _check_declarations(chapter_id: str, declared: Mapping[str, Any]) -> None:
-    """The notebook's parameters cell and the registry must name the same parameters."""
-    names = {p.name for p in get_chapter(chapter_id).params}
-    if set(declared) - {"profile"} != names:
-        raise ChapterError(
-            f"chapter {chapter_id}: the notebook's parameters cell declares "
-            f"{sorted(declared)}, the registry (orbitnet/book/registry.py) {sorted(names)}; "
-            f"declare every parameter in both")
 
 
 def missing_prerequisites(chapter_id: str, galaxy: str = paths.GALAXY) -> list[str]:
@@ -147,15 +126,13 @@ def run_chapter(chapter_id: str, profile: str = "full",
     JSON reach ``build/results/`` only when every cell succeeded.
     """
     params = resolve_parameters(chapter_id, profile, overrides, force=force)
-    source = notebooks.read(notebook_path(chapter_id))
+    path = notebook_path(chapter_id)
     try:
-        declared = notebook_parameters(source)
-    except ParameterError as exc:
-        raise ChapterError(f"chapter {chapter_id}: {exc}") from None
-    _check_declarations(chapter_id, declared)
+        source = notebooks.with_parameters(notebooks.read(path), chapter_id, str(path))
+    except (ValueError, SyntaxError) as exc:
+        raise ChapterError(str(exc)) from None
     check_prerequisites(chapter_id, params)
-    if "profile" in declared:
-        params["profile"] = profile
+    params["profile"] = profile
     try:
         with execution.run_lock(f"chapter {chapter_id}"):
             return _run_locked(chapter_id, source, profile, params, progress, log, force)

@@ -55,11 +55,9 @@ def _resolve(truth: Models, recipe: str, loss: str, out_dir: Path | None,
     (the arguments of :func:`train_or_load`)."""
     from orbitnet.emulators.recipes import get_recipe
 
-    if epochs is not None:
-        overrides["epochs"] = int(epochs)
     if val_idx is not None:
         overrides["validation_split"] = 0.0
-    rec = get_recipe(recipe, **overrides)
+    rec = get_recipe(recipe, epochs=epochs, **overrides)
     idx = np.arange(truth.ml.size) if train_idx is None else np.asarray(train_idx)
     out = Path(out_dir) if out_dir else emulator_dir(galaxy, rec.name, loss)
     val = None if val_idx is None else np.asarray(val_idx, dtype=int)
@@ -158,7 +156,7 @@ def find_stored(truth: Models, recipe: str, loss: str, galaxy: str = paths.GALAX
     from orbitnet.emulators.emulator import Emulator
     from orbitnet.emulators.recipes import get_recipe
 
-    rec = get_recipe(recipe, **({"epochs": int(epochs)} if epochs is not None else {}))
+    rec = get_recipe(recipe, epochs=epochs)
     out = emulator_dir(galaxy, rec.name, loss)
     fp = emulator_fingerprint(truth, rec, loss, np.arange(truth.ml.size), mask)
     if dir_staleness(out, fp) is not None:

@@ -167,12 +167,7 @@ class ConditionedDCNN:
                  seed: int = 0, batch_size: int | None = None, progress: bool = False) -> None:
         from orbitnet.emulators.recipes import get_recipe
 
-        over = {"seed": seed}
-        if epochs is not None:
-            over["epochs"] = epochs
-        if batch_size is not None:
-            over["batch_size"] = batch_size
-        self.recipe = get_recipe(recipe, **over)
+        self.recipe = get_recipe(recipe, seed=seed, epochs=epochs, batch_size=batch_size)
         self.err = np.asarray(err, np.float64)
         self.progress = progress
 

@@ -126,7 +126,14 @@ RECIPES: dict[str, Recipe] = {"thesis": THESIS, "fast": FAST}
 
 
 def get_recipe(recipe: str | Recipe, **overrides) -> Recipe:
-    """A preset by name (``"thesis"``, ``"fast"``) or a :class:`Recipe`, with overrides."""
+    """A preset by name (``"thesis"``, ``"fast"``) or a :class:`Recipe`, with overrides.
+
+    An override of ``None`` means the recipe's own value (``epochs=None``: its epochs): the one
+    place that rule is applied.
+    """
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if "epochs" in overrides:
+        overrides["epochs"] = int(overrides["epochs"])
     if isinstance(recipe, str):
         if recipe not in RECIPES:
             raise ValueError(f"unknown recipe {recipe!r}; choose one of {sorted(RECIPES)}")

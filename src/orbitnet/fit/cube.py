@@ -270,7 +270,7 @@ def orbit_models(galaxy: Galaxy, library: OrbitLibrary,
                  ml: np.ndarray | None = None, n_jobs: int | None = None,
                  progress: bool = True, path: Path | None = None,
                  source: str = "dynamite") -> Models:
-    """Project and solve every M/L of ``ml`` (default 1.00..9.00 step 0.05), cached on disk.
+    """Project and solve every M/L of ``ml`` (default: the thesis' grid), cached on disk.
 
     The cube lives in ``build/artifacts/<run>/orbit_models.h5`` (:func:`run_name`) and
     records where its data and library came from, for :func:`open_inputs`.

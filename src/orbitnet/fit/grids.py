@@ -130,7 +130,7 @@ def grid_sweeps(galaxy: Galaxy, free: Mapping[str, tuple[float, float] | None],
     config : DYNAMITE configuration (default ``NGC6278_config.yaml`` of the inputs).
     out_dir : artifact folder (default ``build/artifacts/<galaxy>/grid``); on a cluster it
         must be on a filesystem every worker shares.
-    ml : the M/L grid of every sweep (default 1.00 ... 9.00 step 0.05).
+    ml : the M/L grid of every sweep (default: the thesis' grid, ``mlgrid.THESIS``).
     scheduler, n_workers, connect_timeout, client : where to run
         (:func:`orbitnet.orblib.grid.connect`).
     engine : engine settings for every library (e.g. ``n_e=4, n_i2=3, n_i3=3``).

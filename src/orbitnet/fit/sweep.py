@@ -17,6 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from orbitnet.fit.gh import gh_per_orbit, losvd_by_bin
+from orbitnet.fit.mlgrid import ml_grid
 from orbitnet.fit.solver import WeightProblem, kin_column, observed_targets
 from orbitnet.orblib.library import OrbitLibrary
 
@@ -44,24 +45,6 @@ class SweepResult:
     weights: np.ndarray
     seconds: float
     n_jobs: int = 1
-
-
-def ml_grid(start: float = 1.0, stop: float = 9.0, step: float = 0.05) -> np.ndarray:
-    """Evenly spaced M/L values ``start, start+step, ..., stop`` (both ends included).
-
-    Values are rounded to 10 decimals so that e.g. ``ml_grid()[80] == 5.0`` exactly.
-    The default gives the 161 models of the thesis (1.00 ... 9.00).
-    """
-    if not (np.isfinite(start) and np.isfinite(stop) and np.isfinite(step)):
-        raise ValueError("ml_grid: start, stop and step must be finite")
-    if step <= 0:
-        raise ValueError(f"ml_grid: step must be positive, got {step}")
-    if start <= 0:
-        raise ValueError(f"ml_grid: start must be positive, got {start}")
-    if stop < start:
-        raise ValueError(f"ml_grid: stop ({stop}) is below start ({start})")
-    n = int(np.floor((stop - start) / step + 1e-9)) + 1
-    return np.round(start + step * np.arange(n), 10)
 
 
 def nearest_index(ml: Sequence[float] | np.ndarray, value: float) -> int:

@@ -25,9 +25,7 @@ def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0
     from orbitnet.emulators.recipes import get_recipe
     from orbitnet.emulators.training import fit_coefficient
 
-    if epochs is not None:
-        recipe_overrides["epochs"] = int(epochs)
-    rec = get_recipe(recipe, **recipe_overrides)
+    rec = get_recipe(recipe, epochs=epochs, **recipe_overrides)
     i_show = nearest_index(truth.ml, ml_show)
     params = {"recipe": rec.to_dict(), "coefficient": coefficient, "mask": mask,
               "ml_show": float(truth.ml[i_show])}

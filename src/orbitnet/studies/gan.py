@@ -250,8 +250,8 @@ def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray,
     from orbitnet.emulators import Emulator, get_recipe, train_emulator
     from orbitnet.emulators.cache import find_stored
 
-    rec = get_recipe(recipe, **({"epochs": int(epochs)} if epochs else {}))
-    emu = find_stored(truth, recipe, loss, galaxy, epochs=epochs or None)
+    rec = get_recipe(recipe, epochs=epochs)
+    emu = find_stored(truth, recipe, loss, galaxy, epochs=epochs)
     if emu is None:
         fp = fingerprint("dcnn", {"recipe": rec.to_dict(), "loss": loss,
                                   "train_ml": truth.ml, "mask": True},

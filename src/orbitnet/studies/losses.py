@@ -48,8 +48,7 @@ def loss_study(truth: Models, problem: WeightProblem, recipes: Sequence[str],
                                         for r in recipes for loss in losses],
                        n_jobs=n_jobs, progress=progress, desc="loss networks")
     for rec in recipes:
-        overrides = {} if epochs is None else {"epochs": int(epochs)}
-        _, heldout = split_models(truth.ml.size, get_recipe(rec, **overrides))
+        _, heldout = split_models(truth.ml.size, get_recipe(rec, epochs=epochs))
         for loss in losses:
             emu = train_or_load(truth, problem, rec, loss, progress=progress, galaxy=galaxy,
                                 epochs=epochs)
