@@ -104,12 +104,16 @@ def lint(sources: list[Path] | None = None, ruff_args: tuple[str, ...] = ()) -> 
     ruff judges cells as it judges notebooks (an import after the parameters cell is fine)
     and reports them under the chapter's name. Returns ruff's exit status.
     """
+    from orbitnet.book.registry import chapter_ids
+
     sources = sorted(paths.NOTEBOOKS.glob("*.md")) if sources is None else list(sources)
     if not sources:
         raise FileNotFoundError(f"no notebooks (*.md) in {paths.NOTEBOOKS}")
     ruff = Path(sys.executable).parent / "ruff"
     with tempfile.TemporaryDirectory(prefix="orbitnet-lint-") as tmp:
-        targets = [str(write_ipynb(src, Path(tmp) / f"{Path(src).stem}.ipynb", Path(src).stem))
+        ids = set(chapter_ids())
+        targets = [str(write_ipynb(src, Path(tmp) / f"{Path(src).stem}.ipynb",
+                                   Path(src).stem if Path(src).stem in ids else None))
                    for src in sources]
         cmd = [str(ruff) if ruff.exists() else "ruff", "check",
                "--config", str(paths.ROOT / "pyproject.toml"), *ruff_args, *targets]
