@@ -5,7 +5,7 @@
 
 Each run builds every library and its sweep (Chapter 9's full profile: M/L 2.5 ... 8.5 step
 0.1, GH cubes 3 ... 8 step 0.25) into a fresh book root (nothing cached), exactly as
-``beyond.build_lattice`` does in the chapter, and prints the wall time, the median library
+``beyond_ml.build_lattice`` does in the chapter, and prints the wall time, the median library
 and sweep CPU seconds and whether the libraries are identical across worker counts.
 """
 
@@ -22,11 +22,11 @@ CHILD = """
 import json, sys
 from orbitnet.data.galaxy import load_galaxy
 from orbitnet.fit.sweep import ml_grid
-from orbitnet.studies import beyond
+from orbitnet.studies import beyond_ml
 a = json.loads(sys.argv[1])
 gal = load_galaxy()
-engine = beyond.engine_overrides(gal, n_e=a["n"][0], n_i2=a["n"][1], n_i3=a["n"][2])
-lat = beyond.build_lattice(gal, a["log_f"], a["q"], ml_grid(2.5, 8.5, 0.1),
+engine = beyond_ml.engine_overrides(gal, n_e=a["n"][0], n_i2=a["n"][1], n_i3=a["n"][2])
+lat = beyond_ml.build_lattice(gal, a["log_f"], a["q"], ml_grid(2.5, 8.5, 0.1),
                            ml_grid(3.0, 8.0, 0.25), engine=engine, n_workers=a["workers"],
                            progress=False)
 print(json.dumps({"grid": lat.grid, "keys": [r.meta["key"] for r in lat.results],

@@ -13,7 +13,7 @@ from orbitnet.emulators.param_cube import (
 )
 from orbitnet.fit.lattice import Point, PointResult
 from orbitnet.judge.region import TruthSurface
-from orbitnet.studies.beyond import (
+from orbitnet.studies.beyond_ml import (
     Lattice,
     held_out,
     min_libraries,
@@ -136,7 +136,7 @@ def test_strategies_on_an_analytic_lattice():
 
 def test_registry_strategies_match_the_study():
     from orbitnet.book.registry import BEYOND_STRATEGIES
-    from orbitnet.studies.beyond import STRATEGIES
+    from orbitnet.studies.beyond_ml import STRATEGIES
 
     assert BEYOND_STRATEGIES == STRATEGIES
 
@@ -151,7 +151,7 @@ def test_min_libraries_needs_every_larger_budget():
 
 
 def test_grid_search_starts_where_asked_and_walks_to_the_bowl():
-    from orbitnet.studies.beyond import grid_start
+    from orbitnet.studies.beyond_ml import grid_start
 
     assert grid_start(None, None) is None
     assert grid_start(-1.0, None) == (-1.0, 0.54)

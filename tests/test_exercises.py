@@ -137,26 +137,26 @@ def test_ex06_one_set_or_all_of_them(ch6, ch2):
 
 def test_ex07_maps_at_another_ml(ch7, galaxy):
     from orbitnet.fit import cube
-    from orbitnet.studies import kinmaps
+    from orbitnet.studies import maps
 
     assert ch7["ml_map_value"] == 5.0
     # the DYNAMITE check is computed from DYNAMITE's run at M/L 5, whatever M/L the maps show
     library, *_ = cube.load_library("auto", None, galaxy, progress=False)
-    check = kinmaps.dynamite_check(galaxy, library, cube.weight_problem(galaxy, library),
+    check = maps.dynamite_check(galaxy, library, cube.weight_problem(galaxy, library),
                                    paths.dynamite_run_dir())
     for q, stats in check.items():
         assert ch7["dynamite_check"][q] == pytest.approx(stats), q
 
 
-def test_ex08_verdict_follows_the_numbers(root, ch1, ch3, ch4, ch6, ch7):
-    run(root, "08_conclusions")
+def test_ex10_verdict_follows_the_numbers(root, ch1, ch3, ch4, ch6, ch7):
+    run(root, "10_conclusions")
     path = root / "build" / "results" / "04_losses.json"
     original = path.read_text()
     moved = json.loads(original)
     moved["best"]["ml_best"] = 9.0
     path.write_text(json.dumps(moved))
     try:
-        out = run(root, "08_conclusions")
+        out = run(root, "10_conclusions")
     finally:
         path.write_text(original)
     assert out["verdict"]["predict"].startswith("Not with the runs this page was built from")

@@ -205,7 +205,7 @@ def _fake_grid(log_f, best):
                                              ([5.5, 5.6, 5.9], "rises"),
                                              ([5.8, 5.85, 5.8], "stays put")])
 def test_chapter2_grid_summary_chooses_the_verdict_from_the_numbers(best, trend):
-    from orbitnet.studies.libraries import VERDICTS, grid_summary
+    from orbitnet.studies.orbit_libraries import VERDICTS, grid_summary
 
     perm = [1, 0, 2]  # the points need not come sorted by halo mass
     s = grid_summary(_fake_grid([[0.5, 1.0, 1.5][i] for i in perm], [best[i] for i in perm]))

@@ -7,7 +7,7 @@ import pytest
 import refdata
 
 from orbitnet.data import paths
-from orbitnet.figures.plots import gh_losvd
+from orbitnet.figures.galaxy import gh_losvd
 from orbitnet.fit.gh import gh_basis, gh_per_orbit
 from orbitnet.fit.kinematics import (
     KINEMATIC_NAMES,

@@ -7,7 +7,7 @@ import refdata
 from orbitnet.data import paths
 from orbitnet.fit import cube
 from orbitnet.judge import compare
-from orbitnet.studies import libraries
+from orbitnet.studies import orbit_libraries
 
 
 @pytest.fixture(scope="module")
@@ -77,5 +77,5 @@ def test_family_counts_and_twins(small):
     lib, _, _, out = small
     counts = cube.family_counts(lib)
     assert counts["box orbits (dropped from rest)"] == 120 and counts["total"] == 360
-    corr = libraries.twin_correlation(lib, out.gh[1])
+    corr = orbit_libraries.twin_correlation(lib, out.gh[1])
     assert corr[0] < 0 < corr[1]  # mirrored histograms: h1 flips sign, h2 does not

@@ -10,8 +10,8 @@ def test_quick_pages_carry_a_warning_banner_and_full_pages_none():
 
 
 def test_prerequisites_link_every_chapter_read():
-    text = pages.prerequisites("08_conclusions").data
-    for req in registry.requires("08_conclusions"):
+    text = pages.prerequisites("10_conclusions").data
+    for req in registry.requires("10_conclusions"):
         assert f"{{doc}}`{req}`" in text and f"build/results/{req}.json" in text
     assert "build/artifacts/ngc6278/orbit_models.h5" in text
     assert "reads no other chapter" in pages.prerequisites("01_galaxy").data

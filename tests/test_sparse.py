@@ -3,7 +3,7 @@ import pytest
 from orbitnet.emulators.emulator import Emulator
 from orbitnet.fit.kinematics import ModelKinematics
 from orbitnet.judge import subsets
-from orbitnet.studies import kinmaps, sparse
+from orbitnet.studies import maps, sparse
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +84,13 @@ def test_dcnn_trains_on_exactly_the_requested_set(small, tmp_path, monkeypatch):
 
 
 def test_map_comparisons_by_hand(galaxy):
-    obs, err = kinmaps.observed(galaxy)
+    obs, err = maps.observed(galaxy)
     shifted = ModelKinematics(obs.v + 2 * err.v, obs.sigma, obs.h3, obs.h4)
-    stats = kinmaps.compare(obs, err, shifted, shifted, shifted)
+    stats = maps.compare(obs, err, shifted, shifted, shifted)
     assert stats["obs_model"]["v"]["median_abs_over_err"] == pytest.approx(2.0)
     assert stats["obs_model"]["sigma"]["p90_abs_over_err"] == 0.0
     assert stats["model_pred"]["v"]["median_abs_over_err"] == 0.0
-    assert len(kinmaps.residual_table(stats)) == 4
+    assert len(maps.residual_table(stats)) == 4
 
 
 def test_verdicts_compare_sparsest_steps():

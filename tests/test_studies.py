@@ -5,7 +5,7 @@ import pytest
 import refdata
 
 from orbitnet.fit import cube
-from orbitnet.studies import dcnn, libraries
+from orbitnet.studies import dcnn, orbit_libraries
 
 
 def test_twin_correlation_sees_flipped_velocities():
@@ -15,7 +15,7 @@ def test_twin_correlation_sees_flipped_velocities():
     parents = np.flatnonzero(~lib.is_box & ~lib.is_flipped)
     # a velocity flip changes the sign of the odd coefficients (h1, h3) only
     gh[lib.twin_index[parents]] = gh[parents] * np.array([-1.0, 1.0, -1.0, 1.0])
-    np.testing.assert_allclose(libraries.twin_correlation(lib, gh), [-1, 1, -1, 1], atol=1e-12)
+    np.testing.assert_allclose(orbit_libraries.twin_correlation(lib, gh), [-1, 1, -1, 1], atol=1e-12)
 
 
 def test_family_counts_of_the_reference_library():
@@ -23,7 +23,7 @@ def test_family_counts_of_the_reference_library():
     assert counts["total"] == 360
     assert counts["tube orbits (launched from the x-z plane)"] == 120
     assert counts["box orbits (dropped from rest)"] == 120
-    assert len(libraries.family_table(refdata.library())) == len(counts)
+    assert len(orbit_libraries.family_table(refdata.library())) == len(counts)
 
 
 def test_ablation_stats_by_hand():

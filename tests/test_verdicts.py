@@ -1,6 +1,6 @@
 """Judging sentences are chosen from the numbers: each verdict flips when its numbers do."""
 
-from orbitnet.studies import conclusions, gan, kinmaps, losses, sparse
+from orbitnet.studies import conclusions, gan, losses, maps, sparse
 
 
 def _run(ml_best, median, in1, in2):
@@ -113,14 +113,14 @@ def test_sparse_verdict_follows_the_sparsest_grids():
         assert "None" not in " ".join(v.values())
 
 
-def test_kinmaps_verdict():
+def test_maps_verdict():
     def summary(em):
         return {"comparisons": {"model_pred": {"v": {"median_abs_over_err": em},
                                                "sigma": {"median_abs_over_err": 0.1}},
                                 "obs_model": {"v": {"median_abs_over_err": 1.0},
                                               "sigma": {"median_abs_over_err": 1.0}}}}
-    assert "tells the same story" in kinmaps.verdicts(summary(0.2))["emulator"]
-    assert "In V (0.8 against 1)" in kinmaps.verdicts(summary(0.8))["emulator"]
+    assert "tells the same story" in maps.verdicts(summary(0.2))["emulator"]
+    assert "In V (0.8 against 1)" in maps.verdicts(summary(0.8))["emulator"]
 
 
 def test_conclusions_answer_from_the_best_fit():

@@ -323,7 +323,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     ), (rules.inputs(), rules.grid("ml_start", "ml_stop", "ml_step"),
         rules.grid("ml_cube_start", "ml_cube_stop", "ml_cube_step"),
         rules.exactly("convergence_large", (0, 3)))),
-    Chapter("08_conclusions", "Conclusions", (
+    Chapter("10_conclusions", "Conclusions", (
         _galaxy("galaxy whose chapters are summarised"),
     )),
 )
@@ -352,7 +352,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "05_gan": ("02_orbit_libraries",),
     "06_sparse": ("02_orbit_libraries",),
     "07_maps": ("02_orbit_libraries",),
-    "08_conclusions": ("01_galaxy", "02_orbit_libraries", "03_dcnn", "04_losses", "06_sparse",
+    "10_conclusions": ("01_galaxy", "02_orbit_libraries", "03_dcnn", "04_losses", "06_sparse",
                        "07_maps"),
 }
 PRODUCES: dict[str, tuple[str, ...]] = {
@@ -372,7 +372,7 @@ AFTER: dict[str, tuple[str, ...]] = {
 
 def waits_for(chapter_id: str) -> tuple[str, ...]:
     """The chapters that must have finished before ``chapter_id`` starts in a book run."""
-    if chapter_id == "08_conclusions":
+    if chapter_id == "10_conclusions":
         return tuple(c.id for c in CHAPTERS if c.id != chapter_id)
     return tuple(dict.fromkeys((*requires(chapter_id), *AFTER.get(chapter_id, ()))))
 

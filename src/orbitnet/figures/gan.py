@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from orbitnet.emulators.gan import TrainedGAN
-from orbitnet.figures.plots import image_limit
+from orbitnet.figures.style import image_limit, plot_delta_chi2
 from orbitnet.fit.cube import Models
 from orbitnet.fit.gh import GH_NAMES
 from orbitnet.fit.sweep import nearest_index
@@ -106,8 +106,6 @@ def plot_cgan_images(pred: Models, truth: Models, err: np.ndarray, ml_show: floa
 def plot_chi2_comparison(curves: Mapping[str, Models], truth: Models,
                          half_width: float = 1.5) -> plt.Figure:
     """kinchi2 over the whole grid (left) and Δχ² near the orbit models' best fit (right)."""
-    from orbitnet.figures.plots import plot_delta_chi2
-
     fit = truth.fit
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
     styles = {}

@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from orbitnet.figures import maps  # noqa: E402
+from orbitnet.figures import bin_maps as maps  # noqa: E402
 
 
 def test_values_land_on_their_bins(galaxy):

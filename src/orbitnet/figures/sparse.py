@@ -1,0 +1,137 @@
+"""Chapter 6's figures: fractions inside, best fits, curves and images per step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from orbitnet.figures.style import image_limit, plot_delta_chi2
+from orbitnet.fit.gh import GH_NAMES
+from orbitnet.fit.sweep import nearest_index
+
+SPARSE_STYLE = {"grid_parabola": ("C7", "s"), "linear": ("C0", "o"), "pca_gp": ("C2", "^"),
+                "dcnn": ("C3", "D"), "dcnn_thesis": ("C1", "v")}
+
+
+def _sparse_methods(summary: dict) -> list[str]:
+    return [m for m in SPARSE_STYLE if m in summary]
+
+
+def plot_sparse_fractions(summary: dict) -> plt.Figure:
+    """Fraction of offsets (× seeds) whose best fit lies inside the orbit models' 1σ and 2σ
+    bands, against the training-set size, one line per method (``06_sparse.json``)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True, sharey=True)
+    for ax, key, label in zip(axes, ("frac_inside_1sigma", "frac_inside_2sigma"),
+                              ("1σ", "2σ"), strict=True):
+        for method in _sparse_methods(summary):
+            color, marker = SPARSE_STYLE[method]
+            per = summary[method]
+            ks = sorted(per, key=int)
+            n = [0.5 * (per[k]["n_train"] + per[k]["n_train_max"]) for k in ks]
+            ax.plot(n, [per[k][key] for k in ks], marker=marker, color=color, label=method)
+        ax.axhline(summary.get("threshold", 0.9), color="0.4", ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel("training models per set (every k-th model)")
+        ax.set_title(f"best fit inside the orbit models' {label}")
+        ax.set_ylim(-0.03, 1.03)
+    axes[0].set_ylabel("fraction of offsets × seeds")
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def plot_sparse_bestfit(summary: dict) -> plt.Figure:
+    """Median (marker) and range (bar) of the best fits over offsets × seeds, per method and
+    step, against the orbit models' 1σ and 2σ bands and best fit (the truth line)."""
+    truth = summary["truth"]
+    methods = _sparse_methods(summary)
+    ks = sorted({int(k) for m in methods for k in summary[m]})
+    fig, ax = plt.subplots(figsize=(10, 4.5), constrained_layout=True)
+    ax.axhspan(*truth["ml_1sigma"], color="0.8", label="orbit models 1σ")
+    ax.axhspan(*truth["ml_2sigma"], color="0.92", label="orbit models 2σ", zorder=0)
+    ax.axhline(truth["ml_best"], color="k", lw=1.5, label="orbit models (= exact rescaling)")
+    width = 0.8 / max(len(methods), 1)
+    for j, method in enumerate(methods):
+        color, marker = SPARSE_STYLE[method]
+        for i, k in enumerate(ks):
+            r = summary[method].get(str(k))
+            if r is None:
+                continue
+            x = i + (j - (len(methods) - 1) / 2) * width
+            ax.plot([x, x], [r["ml_best_min"], r["ml_best_max"]], color=color, lw=2)
+            ax.plot(x, r["ml_best_median"], marker=marker, color=color, ms=6,
+                    label=method if k == min(int(q) for q in summary[method]) else None)
+    ax.set_xticks(range(len(ks)), [f"k = {k}" for k in ks])
+    ax.set_xlabel("every k-th model")
+    ax.set_ylabel("best-fit M/L: median and range")
+    ax.legend(fontsize=8, ncols=3)
+    return fig
+
+
+def plot_sparse_curves(study, methods: Sequence[str] | None = None, offset: int = 0,
+                       seed: int | None = None) -> plt.Figure:
+    """Δχ² curves of one offset per step, one panel per method (thesis Figs. 6.2–6.3); each
+    curve spans its training set's M/L range."""
+    truth = study.truth
+    fit = truth.fit
+    have = sorted({key[0] for key in study.preds}, key=list(SPARSE_STYLE).index)
+    methods = [m for m in (methods or have) if m in have]
+    cmap = plt.get_cmap("viridis")
+    ncols = min(2, len(methods))
+    nrows = int(np.ceil(len(methods) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 4.2 * nrows),
+                             constrained_layout=True, squeeze=False)
+    for ax, method in zip(axes.flat, methods, strict=False):
+        keys = sorted((key for key in study.preds if key[0] == method and key[2] == offset
+                       and (seed is None or key[3] == seed)), key=lambda q: (q[1], q[3]))
+        keys = list({key[1]: key for key in reversed(keys)}.values())[::-1]  # one per step
+        curves = {"orbit models": (truth.ml, truth.kinchi2, {"color": "k", "lw": 2.5})}
+        for i, key in enumerate(keys):
+            pred = study.preds[key]
+            curves[f"k = {key[1]}"] = (pred.ml, pred.kinchi2,
+                                       {"color": cmap(i / max(len(keys) - 1, 1))})
+        plot_delta_chi2(ax, curves, truth.n_kin, band=fit.ml_1sigma, ylim=8 * fit.levels[1])
+        ax.set_xlim(fit.ml_best - 2, fit.ml_best + 2)
+        ax.set_title(f"{method}, offset {offset}")
+    for ax in list(axes.flat)[len(methods):]:
+        ax.set_visible(False)
+    return fig
+
+
+def plot_sparse_images(study, method: str = "dcnn", coefficient: int = 2,
+                       ml_show: float = 5.0, offset: int = 0) -> plt.Figure:
+    """The predicted h_l image at ``ml_show`` for each step (thesis Fig. 6.1), one offset."""
+    truth = study.truth
+    keys = sorted((key for key in study.preds if key[0] == method and key[2] == offset
+                   and study.preds[key].attrs.get("gh_show") is not None),
+                  key=lambda q: (q[1], q[3]))
+    keys = list({key[1]: key for key in reversed(keys)}.values())[::-1]
+    i_show = nearest_index(truth.ml, ml_show)
+    imgs = [truth.gh[i_show, ..., coefficient]] + [
+        study.preds[key].attrs["gh_show"][..., coefficient] for key in keys]
+    titles = ["orbit model"] + [f"k = {key[1]} ({subset_size(truth, key[1], offset)} models)"
+                                for key in keys]
+    lim = image_limit(imgs[0])
+    ncols = 4
+    nrows = int(np.ceil(len(imgs) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.0 * nrows), sharex=True,
+                             sharey=True, constrained_layout=True, squeeze=False)
+    for ax, img, title in zip(axes.flat, imgs, titles, strict=False):
+        im = ax.imshow(img, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                       interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+    for ax in list(axes.flat)[len(imgs):]:
+        ax.set_visible(False)
+    fig.colorbar(im, ax=axes, shrink=0.6, format="%.0e")
+    fig.suptitle(f"{GH_NAMES[coefficient]} at M/L = {truth.ml[i_show]:.2f}, {method}, "
+                 f"offset {offset}")
+    return fig
+
+
+def subset_size(truth, k: int, offset: int) -> int:
+    """Number of models in the set (``k``, ``offset``) of ``truth``'s grid."""
+    from orbitnet.judge.subsets import every_kth
+
+    return int(every_kth(truth.ml.size, k, offset).size)
