@@ -1,4 +1,4 @@
-"""Typed chapter parameters: checked before any work, one source for runner, list, README, book.
+"""Typed chapter parameters: checked before any work, one source for runner, list, docs, book.
 
 The ``test_cli_*`` tests are issue 13 item 4's bad values, given on the command line as a
 user would; a value that is refused must be refused before papermill starts a kernel.
@@ -231,13 +231,13 @@ def test_model_size_matches_the_reference_library():
     assert (n_orbits, n_bins) == (rules.REFERENCE_ORBITS, rules.REFERENCE_BINS)
 
 
-def test_readme_parameter_section_is_generated():
-    text = (paths.ROOT / "README.md").read_text()
+def test_docs_parameter_section_is_generated():
+    text = (paths.ROOT / "docs" / "parameters.md").read_text()
     begin, end = "<!-- parameters: begin -->\n", "<!-- parameters: end -->"
     assert begin in text and end in text
     section = text[text.index(begin) + len(begin):text.index(end)]
     assert section.strip() == cli.list_text(markdown=True).strip(), (
-        "README's parameter tables are stale: regenerate them with "
+        "docs/parameters.md's tables are stale: regenerate them with "
         "`orbitnet list --markdown`")
 
 

@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list chapters and their parameters")
     ls.add_argument("--markdown", action="store_true",
-                    help="Markdown tables (the README's parameter section)")
+                    help="Markdown tables (docs/parameters.md)")
 
     g = sub.add_parser("grid", help="engine libraries and chi2(M/L) sweeps over a parameter "
                        "design, on a Dask cluster")
