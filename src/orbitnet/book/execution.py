@@ -19,6 +19,7 @@ notices on the command line, and nothing left behind when the run is stopped.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -64,7 +65,47 @@ def run_lock(what: str) -> Iterator[None]:
         yield
         return
     with locked(lock_path(), wait=False, what=what):
+        sweep_leftovers()
         yield
+
+
+#: Free space a chapter run needs in the build and output folders before it starts: its
+#: notebook, results and artifacts (the full profile's cube of orbit models is 135 MiB).
+MIN_FREE_BYTES = 512 * 2**20
+
+
+def check_writable(folders: Sequence[Path]) -> None:
+    """Raise ``OSError`` (naming the folder) unless each folder can be created and written and
+    its file system has :data:`MIN_FREE_BYTES` free: checked before a run starts, so that a
+    read-only or full disk stops it with one line instead of a traceback mid-way."""
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, b"0" * 4096)
+            finally:
+                os.close(fd)
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+        free = shutil.disk_usage(folder).free
+        if free < MIN_FREE_BYTES:
+            raise OSError(errno.ENOSPC, f"only {free / 2**20:.0f} MiB free, a chapter needs "
+                          f"{MIN_FREE_BYTES / 2**20:.0f} MiB", str(folder))
+
+
+def sweep_leftovers() -> None:
+    """Remove what a killed run (SIGKILL, a power cut) left: staged results
+    (``build/results/.staging-*``) and partly executed notebooks
+    (``book/chapters/.<id>.running.ipynb``). Called with the run lock held, when no other
+    run of this checkout can be using them."""
+    for d in paths.RESULTS.glob(".staging-*"):
+        shutil.rmtree(d, ignore_errors=True)
+    for f in paths.CHAPTERS_OUT.glob(".*.running.ipynb"):
+        f.unlink(missing_ok=True)
+    sweep_connection_files()
 
 
 def _alive(pid: int) -> bool:
@@ -186,7 +227,7 @@ class _Echo:
 
 
 def execute(run: Callable[[], None], notices: Path, chapter: str) -> None:
-    """Call ``run()`` (papermill) in a thread, echo notices, and on Ctrl-C or SIGTERM kill
+    """Call ``run()`` (papermill) in a thread, echo notices, and on Ctrl-C, SIGTERM or SIGHUP kill
     the kernel's process group and re-raise ``KeyboardInterrupt``. Errors of ``run`` propagate.
     """
     outcome: dict[str, BaseException] = {}
@@ -199,12 +240,13 @@ def execute(run: Callable[[], None], notices: Path, chapter: str) -> None:
 
     echo = _Echo(notices, chapter)
     thread = threading.Thread(target=target, name="orbitnet-chapter", daemon=True)
-    old_term = None
+    old: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         def on_term(signum, frame):
             raise KeyboardInterrupt
 
-        old_term = signal.signal(signal.SIGTERM, on_term)
+        # a closed terminal (SIGHUP) stops the run like Ctrl-C: kernel killed, nothing kept
+        old = {sig: signal.signal(sig, on_term) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         thread.start()
         while thread.is_alive():
@@ -216,7 +258,7 @@ def execute(run: Callable[[], None], notices: Path, chapter: str) -> None:
         thread.join(10)
         raise
     finally:
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     if "error" in outcome:
         raise outcome["error"]

@@ -39,8 +39,39 @@ def write_results(chapter: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
+class ResultsError(KeyError):
+    """A results JSON lacks a key its reader needs (hand-edited, or from an older version)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class Results(dict):
+    """A chapter's results as read from its JSON: a key it lacks is a :class:`ResultsError`
+    naming the file and the key (``d[k]``; ``d.get(k)`` still returns ``None``)."""
+
+    def __init__(self, data: Mapping[str, Any] = (), source: str = "", where: str = "") -> None:
+        super().__init__(data)
+        self.source, self.where = source, where
+
+    def __missing__(self, key: str) -> Any:
+        raise ResultsError(f"{self.source}: no key {self.where + str(key)!r} (the file was "
+                           "edited or written by another version: re-run the chapter that "
+                           "writes it)")
+
+
+def _wrap(value: Any, source: str, where: str) -> Any:
+    if isinstance(value, dict):
+        return Results({k: _wrap(v, source, f"{where}{k}.") for k, v in value.items()},
+                       source, where)
+    if isinstance(value, list):
+        return [_wrap(v, source, where) for v in value]
+    return value
+
+
 def load_results(chapter: str) -> dict[str, Any]:
-    """Read a chapter's results; a clear error names the chapter to run when missing."""
+    """Read a chapter's results; a clear error names the chapter to run when missing, and the
+    file when it is not JSON or lacks a key its reader asks for (:class:`Results`)."""
     path = _results_file(chapter)
     if not path.is_file():
         path = paths.results_path(chapter)
@@ -48,8 +79,15 @@ def load_results(chapter: str) -> dict[str, Any]:
         raise FileNotFoundError(
             f"{path} does not exist: run `orbitnet chapter {chapter}` (or `make book`) first"
         )
-    return json.loads(path.read_text())
-
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}): re-run `orbitnet chapter "
+                         f"{chapter}`") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds {type(data).__name__}, not a chapter's results: re-run "
+                         f"`orbitnet chapter {chapter}`")
+    return _wrap(data, str(path), "")
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

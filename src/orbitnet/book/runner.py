@@ -97,19 +97,19 @@ def _tag_hidden(output: Path) -> None:
 def _failure_message(chapter_id: str, exc: Exception, failed: Path) -> str:
     import nbformat
 
-    lines = [f"chapter {chapter_id} failed: {type(exc).__name__}"]
     try:
         nb = nbformat.read(failed, as_version=4)
-        for i, cell in enumerate(nb.cells):
-            for out in cell.get("outputs", []):
-                if out.get("output_type") == "error":
-                    tb = _ANSI.sub("", "\n".join(out.get("traceback", [])))
-                    lines += [f"--- failing cell {i} ---", cell.source,
-                              "--- error ---", tb[-4000:]]
-                    raise StopIteration
-    except StopIteration:
-        pass
-    except Exception:  # noqa: BLE001 - fall back to the exception text
+    except Exception:  # noqa: BLE001 - no notebook: the kernel did not start
+        return (f"chapter {chapter_id} failed before its first cell: "
+                f"{type(exc).__name__}: {str(exc)[-2000:]}")
+    lines = [f"chapter {chapter_id} failed: {type(exc).__name__}"]
+    errors = [(i, cell, out) for i, cell in enumerate(nb.cells)
+              for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+    if errors:
+        i, cell, out = errors[0]
+        tb = _ANSI.sub("", "\n".join(out.get("traceback", [])))
+        lines += [f"--- failing cell {i} ---", cell.source, "--- error ---", tb[-4000:]]
+    else:
         lines.append(str(exc)[-4000:])
     lines.append(f"(the partly executed notebook is {failed})")
     return "\n".join(lines)
@@ -133,11 +133,28 @@ def run_chapter(chapter_id: str, profile: str = "full",
         raise ChapterError(str(exc)) from None
     check_prerequisites(chapter_id, params)
     params["profile"] = profile
+    check_output(f"chapter {chapter_id}")
     try:
         with execution.run_lock(f"chapter {chapter_id}"):
             return _run_locked(chapter_id, source, profile, params, progress, log, force)
     except Busy as exc:
         raise ChapterError(f"{exc}: wait for it to finish") from None
+    except OSError as exc:  # the lock or the output folders, before the kernel starts
+        raise ChapterError(f"chapter {chapter_id}: {_os_error(exc)}") from None
+
+
+def _os_error(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"cannot write {where}{exc.strerror or exc}"
+
+
+def check_output(what: str) -> None:
+    """A :class:`ChapterError` (one line naming the folder) unless the build and output
+    folders are writable with room to spare (a read-only or full disk)."""
+    try:
+        execution.check_writable([paths.BUILD, paths.RESULTS, paths.CHAPTERS_OUT])
+    except OSError as exc:
+        raise ChapterError(f"{what}: {_os_error(exc)}") from None
 
 
 def _run_locked(chapter_id: str, source, profile: str, params: dict[str, Any],
@@ -248,6 +265,7 @@ def run_book(profile: str = "full", build: bool = True, log=print,
     from orbitnet.book.record import write_book_record
 
     n = book_jobs(profile, jobs)
+    check_output(f"book ({profile})")
     try:
         with execution.run_lock(f"book ({profile})"):
             t0, started = time.perf_counter(), time.time()
