@@ -124,3 +124,78 @@ def test_relative_imports_are_not_used_across_layers():
            if any(isinstance(n, ast.ImportFrom) and n.level > 1
                   for n in ast.walk(ast.parse(p.read_text())))]
     assert rel == []
+
+
+# --- names that match the book -------------------------------------------------------------
+# Chapter ids are ``NN_name``; the studies and figures modules of a chapter are named ``name``.
+# Figures modules that several chapters share are listed here.
+SHARED_FIGURES = {"style", "bin_maps"}
+ROOT = PKG.parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def toc_chapters() -> list[str]:
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    return [f.rsplit("/", 1)[1] for f in files if f.startswith("book/chapters/")
+            and f.rsplit("/", 1)[1][:2].isdigit()]
+
+
+def chapter_name(chapter_id: str) -> str:
+    return chapter_id.split("_", 1)[1]
+
+
+def notebook_modules(chapter_id: str, layer_name: str) -> set[str]:
+    """The ``orbitnet.<layer_name>`` modules a chapter's notebook imports."""
+    import re
+
+    text = (NOTEBOOKS / f"{chapter_id}.md").read_text()
+    found = set(re.findall(rf"^from orbitnet\.{layer_name}\.(\w+) import", text, re.M))
+    for names in re.findall(rf"^from orbitnet\.{layer_name} import (.+)$", text, re.M):
+        found.update(n.split(" as ")[0].strip() for n in names.split(","))
+    return found
+
+
+def test_chapters_are_numbered_in_reading_order():
+    from orbitnet.book.registry import chapter_ids
+
+    ids = toc_chapters()
+    assert ids == list(chapter_ids()), "_toc.yml and the registry list the chapters alike"
+    numbers = [int(i[:2]) for i in ids]
+    assert numbers == sorted(set(numbers)), f"chapter numbers must increase: {ids}"
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.md")) == sorted(ids)
+
+
+def test_studies_and_figures_modules_are_named_after_their_chapters():
+    from orbitnet.book.registry import chapter_ids
+
+    names = {chapter_name(i) for i in chapter_ids()}
+    for layer_name, shared in (("studies", set()), ("figures", SHARED_FIGURES)):
+        modules = {p.stem for p in (PKG / layer_name).glob("*.py") if p.stem != "__init__"}
+        assert modules - names - shared == set(), f"{layer_name} modules not named after a chapter"
+        for cid in chapter_ids():
+            foreign = notebook_modules(cid, layer_name) - {chapter_name(cid)} - shared
+            assert foreign == set(), f"{cid} uses {layer_name} modules {foreign}"
+
+
+def test_nearest_grid_value_has_one_home():
+    """``orbitnet.fit.sweep.nearest_index`` is the one way to find the nearest grid value."""
+    import re
+
+    inline = re.compile(r"argmin\(\s*(np\.)?abs\(|abs\([^()]*\)\.argmin\(")
+    home = PKG / "fit" / "sweep.py"
+    files = [p for p in PKG.rglob("*.py") if p != home] + sorted(NOTEBOOKS.glob("*.md"))
+    assert [str(p.relative_to(ROOT)) for p in files if inline.search(p.read_text())] == []
+    assert len(inline.findall(home.read_text())) == 1
+
+
+def test_one_class_per_name():
+    """One definition per class (one ``ParameterError``, say) across the package."""
+    seen: dict[str, list[str]] = {}
+    for m, p in MODULES.items():
+        for node in ast.parse(p.read_text()).body:
+            if isinstance(node, ast.ClassDef):
+                seen.setdefault(node.name, []).append(m)
+    assert {n: ms for n, ms in seen.items() if len(ms) > 1} == {}

@@ -26,6 +26,8 @@ def test_every_chapter_follows_the_template():
         text = notebooks.source_path(ch.id).read_text()
         pos = [text.find(h) for h in heads]
         assert -1 not in pos and pos == sorted(pos), (ch.id, dict(zip(heads, pos, strict=True)))
+        twice = [h for h in heads if text.splitlines().count(h) != 1]
+        assert twice == [], f"{ch.id}: each template heading once, not {twice}"
         assert "pages.banner(profile)" in text and f'pages.prerequisites("{ch.id}"' in text
         assert f'pages.parameters("{ch.id}", globals())' in text
         n_ex = text.count("```{exercise}")

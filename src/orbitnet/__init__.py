@@ -7,4 +7,11 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+
+
+class ParameterError(ValueError):
+    """A parameter has a wrong name, type or value: a chapter's (``orbitnet chapter -p``), or a
+    model's in the DYNAMITE configuration (``orbitnet grid``); the message names it."""
+
+
+__all__ = ["ParameterError", "__version__"]

@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from orbitnet import ParameterError
+
 KINDS = ("int", "float", "str", "bool", "path", "name", "list[int]", "list[float]",
          "list[str]")
 #: A name (``galaxy``): a folder name, never a path (no ``/``, no leading dot, no ``..``).
@@ -32,10 +34,6 @@ MEMORY_ENV = "ORBITNET_MEMORY_LIMIT_GB"
 CPU_ENV = "ORBITNET_CPU_LIMIT_HOURS"
 #: CPU time one value may ask for without ``--force`` (the full book takes about 4 CPU hours).
 DEFAULT_CPU_HOURS = 24.0
-
-
-class ParameterError(ValueError):
-    """A chapter parameter has a wrong type, is out of range, or conflicts with another."""
 
 
 def short(value: Any) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from orbitnet import ParameterError
 from orbitnet.data import paths
 from orbitnet.orblib.engine.mass import deproject, viewing_angles
 
@@ -29,10 +30,6 @@ CONFIG_FILE = "NGC6278_config.yaml"
 ENGINE_FIELDS = {"m-bh": "bh_mass", "a-bh": "bh_soft_arcsec", "c-dh": "nfw_c",
                  "f-dh": "nfw_f", "q-stars": "q", "p-stars": "p", "u-stars": "u"}
 RESCALED = ("ml",)  # parameters applied by rescaling a library, never by a new one
-
-
-class ParameterError(ValueError):
-    """A parameter name, range or point that the configuration does not allow."""
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from orbitnet.fit.search import (
     sobol_design,
 )
 from orbitnet.fit.solver import gh_errors
+from orbitnet.fit.sweep import nearest_index
 from orbitnet.judge.compare import median_abs_residual_over_err
 from orbitnet.judge.region import NAMES, TruthSurface
 
@@ -162,7 +163,7 @@ def dynamite_params(lat: Lattice, start: Sequence[float] | None = None) -> list[
         if start is not None:
             value = float(start[k])
         spacing = float(np.min(np.diff(axis))) if axis.size > 1 else step
-        value = float(axis[int(np.argmin(np.abs(axis - value)))])
+        value = float(axis[nearest_index(axis, value)])
         step = max(step, spacing)
         out.append(SearchParam(name, value, float(axis.min()), float(axis.max()),
                                step=spacing * max(1, round(step / spacing)),
@@ -463,8 +464,8 @@ def convergence(galaxy: Galaxy, lat: Lattice, ml: Sequence[float], ml_cube: Sequ
     grid (cached like the lattice's).
     """
     engine = dict(engine or {})
-    i_ref = int(np.argmin(np.abs(lat.log_f - DYNAMITE_START["log_f"][0])))
-    j_ref = int(np.argmin(np.abs(lat.q - DYNAMITE_START["q"][0])))
+    i_ref = nearest_index(lat.log_f, DYNAMITE_START["log_f"][0])
+    j_ref = nearest_index(lat.q, DYNAMITE_START["q"][0])
     ref = lat.results[i_ref * lat.q.size + j_ref]
     i_nbr = i_ref - 1 if i_ref > 0 else i_ref + 1
     nbr = lat.results[i_nbr * lat.q.size + j_ref]

@@ -52,7 +52,7 @@ def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0
 def emulator_image(emu, truth: Models, coefficient: int, ml_show: float = 5.0
                    ) -> dict[str, np.ndarray]:
     """What :func:`single_net_image` returns, taken from a trained emulator's own net."""
-    i_show = int(np.argmin(np.abs(truth.ml - ml_show)))
+    i_show = nearest_index(truth.ml, ml_show)
     name = f"h{coefficient + 1}"
     image = emu.predict(truth.ml[i_show:i_show + 1], allow_extrapolation=True)[0, ..., coefficient]
     return {"image": image, "truth": truth.gh[i_show, ..., coefficient],
