@@ -30,9 +30,13 @@ from orbitnet.orblib.engine.observe import (
 )
 from orbitnet.orblib.engine.orbitstart import StartSpace, start_space
 from orbitnet.orblib.engine.potential import Potential, make_potential, potential_exact
+from orbitnet.orblib.engine.smoothstart import smooth_start_space
 from orbitnet.orblib.library import OrbitLibrary
 
 _C = ModelConstants()  # the galaxy's model constants are the one source of these defaults
+#: "dynamite": DYNAMITE's orbitstart (thin tubes by golden-section search); "smooth": every
+#: launch point and time scale a smooth function of the potential (docs/start_space.md)
+START_SPACES = ("dynamite", "smooth")
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,12 @@ class EngineConfig:
     grid_per_dex: int = 116
     grid_n_c: int = 33
     grid_n_v: int = 17
+    start_space: str = "dynamite"  # "dynamite" (DYNAMITE's orbitstart) or "smooth"
+
+    def __post_init__(self) -> None:
+        if self.start_space not in START_SPACES:
+            raise ValueError(f"EngineConfig.start_space must be one of {START_SPACES}, got "
+                             f"{self.start_space!r}")
 
     @classmethod
     def from_constants(cls, c: ModelConstants, **overrides) -> EngineConfig:
@@ -278,8 +288,12 @@ def build_library(config: EngineConfig | None = None, inputs: EngineInputs | Non
                          n_per_dex=cfg.grid_per_dex, n_c=cfg.grid_n_c, n_v=cfg.grid_n_v)
     timings["potential_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    ss = start_space(pot, model.arcsec_km, cfg.n_e, cfg.n_i2, cfg.n_i3, cfg.logrmin,
-                     cfg.logrmax, cfg.dithering, cfg.n_cross, n_threads)
+    if cfg.start_space == "smooth":
+        ss = smooth_start_space(pot, model.arcsec_km, cfg.n_e, cfg.n_i2, cfg.n_i3, cfg.logrmin,
+                                cfg.logrmax, cfg.dithering)
+    else:
+        ss = start_space(pot, model.arcsec_km, cfg.n_e, cfg.n_i2, cfg.n_i3, cfg.logrmin,
+                         cfg.logrmax, cfg.dithering, cfg.n_cross, n_threads)
     timings["start_space_s"] = time.perf_counter() - t1
     obs = observation(model, inputs, cfg.logrmin, cfg.logrmax, cfg.vel_width, cfg.n_vel)
     t2 = time.perf_counter()
