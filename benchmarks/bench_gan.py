@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 
 from orbitnet.data import paths  # noqa: E402
 from orbitnet.emulators.gan import GANConfig, train_gan  # noqa: E402
-from orbitnet.studies.gan import VARIANTS  # noqa: E402
+from orbitnet.emulators.gan_cache import VARIANTS  # noqa: E402
 
 CUBE = paths.artifacts_dir() / "orbit_models.h5"
 

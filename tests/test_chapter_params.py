@@ -211,9 +211,9 @@ def test_profiles_pass_their_own_checks(profile, monkeypatch, tmp_path):
 
 def test_choices_match_the_package():
     from orbitnet.emulators.gan import SCALINGS
+    from orbitnet.emulators.gan_cache import VARIANTS
     from orbitnet.emulators.losses import LOSSES
     from orbitnet.emulators.recipes import RECIPES
-    from orbitnet.studies.gan import VARIANTS
     from orbitnet.studies.sparse import METHODS
 
     assert tuple(LOSSES) == registry.LOSSES

@@ -1,4 +1,5 @@
-"""GANs of Chapter 5: networks, the adversarial training step, seeding, conditioning, caching."""
+"""GANs of Chapter 5: networks, the adversarial training step, seeding, conditioning, caching
+(train-or-load in :mod:`orbitnet.emulators.gan_cache`)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from orbitnet.emulators.gan import (
     build_discriminator,
     build_generator,
     train_gan,
-    train_or_load,
 )
+from orbitnet.emulators.gan_cache import train_or_load
 from orbitnet.studies.gan import blank_level, nearest_residual
 
 N_ORBITS, N_BINS, N_IMAGES = 12, 8, 10
@@ -248,8 +249,8 @@ def test_gans_train_in_worker_processes_then_load(tmp_path, monkeypatch):
     """The chapter's GANs are trained in two worker processes and then only read back; one
     retrained in another worker process is identical."""
     from orbitnet.emulators import gan as gan_module
+    from orbitnet.emulators import gan_cache as study
     from orbitnet.fit.cube import Models
-    from orbitnet.studies import gan as study
 
     y, ml = toy_images()
     gh = np.stack([y * (c + 1) for c in range(4)], axis=-1)

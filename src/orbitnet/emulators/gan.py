@@ -26,10 +26,8 @@ loss only, and one Adam over both sets of weights is two independent Adams.
 Artifacts of :meth:`TrainedGAN.save` in a folder: ``generator.weights.h5``,
 ``discriminator.weights.h5``, ``scaling.h5`` and ``gan.json`` (configuration, image size,
 M/L scaling, per-step loss history, seconds). Each file is written to a temporary name and
-moved into place with ``os.replace``, the JSON last. :func:`train_or_load` keeps the folder as
-an artifact of :func:`orbitnet.store.folders.cached_dir`: its ``fingerprint.json`` (configuration,
-coefficient, training models, the cube's fingerprint, the training code's version, each
-file's SHA-256) decides whether it is read back or trained again.
+moved into place with ``os.replace``, the JSON last. Training once and reading back
+(train-or-load) is :mod:`orbitnet.emulators.gan_cache`.
 """
 
 from __future__ import annotations
@@ -51,8 +49,6 @@ from tqdm.auto import tqdm
 
 from orbitnet.emulators.dcnn import build_dcnn
 from orbitnet.store.artifacts import write_text_atomic
-from orbitnet.store.fingerprint import Fingerprint, fingerprint
-from orbitnet.store.folders import cached_dir, dir_staleness
 
 FORMAT = 1
 META_FILE = "gan.json"
@@ -439,41 +435,3 @@ def train_gan(images: np.ndarray, config: GANConfig = GANConfig(), ml=None,
     seconds = time.perf_counter() - t0
     return TrainedGAN(gen, disc, scaling, config, ml_scale, hist, seconds)
 
-
-#: The modules that train a GAN (with every orbitnet module they import).
-TRAIN_CODE = ("orbitnet.emulators.gan",)
-
-
-def gan_fingerprint(images: np.ndarray, config: GANConfig,
-                    params: Mapping[str, Any] | None = None,
-                    upstream: Mapping[str, Any] | None = None,
-                    inputs: Mapping[str, str] | None = None) -> Fingerprint:
-    """What a trained GAN is computed from: configuration, image shape, ``params`` (e.g. the
-    coefficient and training models), upstream artifacts (the cube), input files, code."""
-    key = {"config": config.to_dict(), "image_shape": list(np.shape(images)[1:]),
-           "n_images": int(np.shape(images)[0]), "params": dict(params or {})}
-    return fingerprint("gan", key, inputs, upstream, code=TRAIN_CODE)
-
-
-def is_stored(out_dir: Path | str, images: np.ndarray, config: GANConfig,
-              params: Mapping[str, Any] | None = None, inputs: Mapping[str, str] | None = None,
-              upstream: Mapping[str, Any] | None = None) -> bool:
-    """Whether :func:`train_or_load` would read the GAN in ``out_dir`` back (fresh, intact)."""
-    fp = gan_fingerprint(images, config, params, upstream, inputs)
-    return dir_staleness(out_dir, fp) is None
-
-
-def train_or_load(out_dir: Path | str, images: np.ndarray, config: GANConfig, ml=None,
-                  params: Mapping[str, Any] | None = None,
-                  inputs: Mapping[str, str] | None = None, progress: bool = True,
-                  desc: str = "gan", upstream: Mapping[str, Any] | None = None) -> TrainedGAN:
-    """The GAN stored in ``out_dir`` if its fingerprint matches (:func:`gan_fingerprint`) and
-    its files are intact; else train, save and return a new one."""
-
-    def build(folder: Path) -> TrainedGAN:
-        gan = train_gan(images, config, ml=ml, progress=progress, desc=desc)
-        gan.save(folder)
-        return gan
-
-    fp = gan_fingerprint(images, config, params, upstream, inputs)
-    return cached_dir(out_dir, fp, build, TrainedGAN.load)

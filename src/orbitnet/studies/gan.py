@@ -2,101 +2,38 @@
 
 Three variants, one network per coefficient each: the thesis' unconditional GAN with the
 mask (``gan``) and without it (``gan_nomask``), and a conditional GAN (``cgan``) whose mean
-image over noise draws at each M/L goes through the Chapter 2 weight solver. Everything lives
-under ``build/artifacts/<galaxy>/gan/``; a rerun with unchanged parameters and inputs reads it
-back instead of training.
+image over noise draws at each M/L goes through the Chapter 2 weight solver. The networks are
+trained or read back by :mod:`orbitnet.emulators.gan_cache` (the DCNN compared with them by
+:mod:`orbitnet.emulators.cache`); everything lives under ``build/artifacts/<galaxy>/gan/``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
 from orbitnet.data import paths
-from orbitnet.emulators import workers
-from orbitnet.emulators.cache import TRAIN_CODE, emulator_dir
-from orbitnet.emulators.gan import (
-    GENERATOR_FILE,
-    GANConfig,
-    TrainedGAN,
-    is_stored,
-    train_or_load,
-)
+from orbitnet.emulators.cache import emulator_dir, emulator_fingerprint, find_stored, train_or_load
+from orbitnet.emulators.gan import GENERATOR_FILE, GANConfig, TrainedGAN
+from orbitnet.emulators.gan_cache import VARIANTS, gan_root, train_variant
 from orbitnet.fit.cube import Models
 from orbitnet.fit.gh import GH_NAMES
 from orbitnet.fit.solver import WeightProblem
 from orbitnet.judge.compare import evaluate, median_abs_residual_over_err
 from orbitnet.judge.subsets import every_kth
 from orbitnet.store.artifacts import display_path
-from orbitnet.store.fingerprint import canonical_json, fingerprint, input_hashes
-from orbitnet.store.folders import cached_dir
-
-#: What each variant changes in the base configuration (``cgan_global``: the cGAN with the
-#: thesis' global image scaling, whatever the base says).
-VARIANTS: dict[str, dict[str, Any]] = {
-    "gan": {"mask": True, "conditional": False},
-    "gan_nomask": {"mask": False, "conditional": False},
-    "cgan": {"mask": True, "conditional": True},
-    "cgan_global": {"mask": True, "conditional": True, "scaling": "global"},
-}
-
-
-def gan_root(galaxy: str = paths.GALAXY) -> Path:
-    return paths.artifacts_dir(galaxy) / "gan"
-
-
-def run_tag(config: GANConfig, train_idx: np.ndarray) -> str:
-    """``seed<seed>-<digest>``: names the training run, so that runs with other settings (the
-    quick profile, say) live beside it instead of replacing it."""
-    text = canonical_json({"config": config.to_dict(),
-                           "models": np.asarray(train_idx).tolist()})
-    return f"seed{config.seed}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
-
-
-def gan_dir(variant: str, tag: str, coefficient: int, galaxy: str = paths.GALAXY) -> Path:
-    """``build/artifacts/<galaxy>/gan/<variant>/<tag>/h<k>`` (``coefficient`` 0..3)."""
-    return gan_root(galaxy) / variant / tag / f"h{coefficient + 1}"
+from orbitnet.store.fingerprint import canonical_json, input_hashes
 
 
 def training_set(truth: Models, step: int = 1) -> np.ndarray:
     """Indices of every ``step``-th orbit model (the last one included)."""
     return every_kth(truth.ml.size, int(step), with_last=True)
-
-
-def _request(variant: str, truth: Models, base: GANConfig, k: int,
-             inputs: Mapping[str, str] | None, idx: np.ndarray, galaxy: str
-             ) -> dict[str, Any]:
-    """The arguments of :func:`orbitnet.emulators.gan.train_or_load` for coefficient ``k``
-    (0..3) of ``variant`` trained from ``base`` on the models ``idx``."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
-    cfg = replace(base, **VARIANTS[variant])
-    return {"out_dir": gan_dir(variant, run_tag(cfg, idx), k, galaxy),
-            "images": truth.gh[idx, ..., k], "config": cfg, "ml": truth.ml[idx],
-            "params": {"coefficient": int(k), "models": idx.tolist()}, "inputs": inputs,
-            "upstream": {"cube": truth.fingerprint},
-            "desc": f"{variant} {GH_NAMES[k]} seed {cfg.seed}"}
-
-
-def train_variant(variant: str, truth: Models, base: GANConfig, coefficients: Iterable[int],
-                  inputs: Mapping[str, str] | None = None, train_idx: np.ndarray | None = None,
-                  galaxy: str = paths.GALAXY, progress: bool = True) -> dict[int, TrainedGAN]:
-    """One GAN per coefficient (0..3) of ``variant``, read back when already trained.
-
-    Each GAN's fingerprint holds the cube's; ``inputs`` (file hashes) are added when given.
-    """
-    idx = np.arange(truth.ml.size) if train_idx is None else np.asarray(train_idx)
-    return {k: train_or_load(progress=progress, **_request(variant, truth, base, k, inputs,
-                                                           idx, galaxy))
-            for k in coefficients}
 
 
 def chapter_gans(configs: Mapping[str, GANConfig], seeds: Sequence[int],
@@ -114,36 +51,6 @@ def chapter_gans(configs: Mapping[str, GANConfig], seeds: Sequence[int],
     for v, cfg, c in jobs:
         unique.setdefault((v, canonical_json(cfg.to_dict()), c), (v, cfg, c))
     return list(unique.values())
-
-
-def _train_one(job: tuple[str, GANConfig, int, Path]) -> None:
-    w = workers.STATE
-    req = _request(job[0], w["truth"], job[1], job[2], w["inputs"], w["train_idx"], w["galaxy"])
-    train_or_load(progress=False, **{**req, "out_dir": job[3]})
-
-
-def train_in_processes(truth: Models, jobs: Sequence[tuple[str, GANConfig, int]],
-                       inputs: Mapping[str, str] | None, train_idx: np.ndarray,
-                       galaxy: str = paths.GALAXY, n_jobs: int | None = None,
-                       per_process: int = 8, progress: bool = True, min_gans: int = 2) -> int:
-    """Train the GANs of ``jobs`` (:func:`chapter_gans`) that are not stored yet in worker
-    processes (:func:`orbitnet.emulators.workers.run_in_processes`, one TensorFlow thread
-    each); the chapter then reads them back. Returns how many were trained (0 with fewer
-    than ``min_gans`` to train or a Keras backend other than TensorFlow)."""
-    idx = np.asarray(train_idx)
-    todo = []
-    for v, cfg, k in jobs:
-        req = _request(v, truth, cfg, k, inputs, idx, galaxy)
-        if not is_stored(req["out_dir"], req["images"], req["config"], req["params"], inputs,
-                         req["upstream"]):
-            todo.append((v, cfg, k, req["out_dir"]))
-    if not workers.worth_processes(len(todo), min_gans):
-        return 0
-    workers.run_in_processes(_train_one, todo, {"truth": truth, "inputs": inputs,
-                                                "train_idx": idx, "galaxy": galaxy},
-                             n_jobs, per_process, progress, desc="GANs",
-                             name=lambda j: f"{j[0]} {GH_NAMES[j[2]]} seed {j[1].seed}")
-    return len(todo)
 
 
 def nearest_residual(samples: np.ndarray, images: np.ndarray, err: np.ndarray
@@ -240,32 +147,24 @@ def cgan_models(gans: Mapping[int, TrainedGAN], truth: Models, problem: WeightPr
     return pred, result
 
 
-def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray,
-                inputs: Mapping[str, str], recipe: str = "fast", loss: str = "l1_err",
-                epochs: int | None = None, ml_show: float = 5.0, galaxy: str = paths.GALAXY,
-                n_jobs: int | None = None, progress: bool = True
+def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray, recipe: str = "fast",
+                loss: str = "l1_err", epochs: int | None = None, ml_show: float = 5.0,
+                galaxy: str = paths.GALAXY, n_jobs: int | None = None, progress: bool = True
                 ) -> tuple[Models, dict[str, Any]]:
     """The DCNN's prediction for comparison: the emulator of the DCNN chapter if stored,
-    else one trained here with ``train_emulator(recipe, loss)`` (cached under ``gan/``)."""
-    from orbitnet.emulators import Emulator, get_recipe, train_emulator
-    from orbitnet.emulators.cache import find_stored
+    else one trained here (:func:`orbitnet.emulators.cache.train_or_load`, under ``gan/``)."""
+    from orbitnet.emulators.recipes import get_recipe
 
-    rec = get_recipe(recipe, epochs=epochs)
     emu = find_stored(truth, recipe, loss, galaxy, epochs=epochs)
     if emu is None:
-        fp = fingerprint("dcnn", {"recipe": rec.to_dict(), "loss": loss,
-                                  "train_ml": truth.ml, "mask": True},
-                         inputs, {"cube": truth.fingerprint}, code=TRAIN_CODE)
+        rec = get_recipe(recipe, epochs=epochs)
+        fp = emulator_fingerprint(truth, rec, loss, np.arange(truth.ml.size), True)
         found = gan_root(galaxy) / f"dcnn_{recipe}_{loss}_{fp.digest[:12]}"
-
-        def build(folder: Path) -> Emulator:
-            return train_emulator(truth.ml, truth.gh, err=err, loss=loss, recipe=rec,
-                                  out_dir=folder, progress=progress)
-
-        emu = cached_dir(found, fp, build, Emulator.load)
+        emu = train_or_load(truth, problem, recipe, loss, out_dir=found, progress=progress,
+                            galaxy=galaxy, epochs=epochs, err=err)
         source = "trained for this chapter"
     else:
-        found = emulator_dir(galaxy, rec.name, loss)
+        found = emulator_dir(galaxy, get_recipe(recipe, epochs=epochs).name, loss)
         source = f"stored by the DCNN chapter ({display_path(found)})"
     files = [found / n for n in emu.meta["weights"]]
     label = found.name if found.name.startswith("dcnn_") else f"dcnn_{recipe}_{loss}"
