@@ -48,9 +48,9 @@ def test_evaluate_linear_interpolation_and_cache(truth, tmp_path):
         return em.predict(out.ml), em.train_seconds
 
     pred, res = compare.evaluate(fit_predict, out, problem, tmp_path / "lin.h5",
-                                    {"k": 5}, {}, n_jobs=1, progress=False)
+                                    {"k": 5}, {}, ml_show=5.0, n_jobs=1, progress=False)
     again, res2 = compare.evaluate(fit_predict, out, problem, tmp_path / "lin.h5",
-                                      {"k": 5}, {}, n_jobs=1, progress=False)
+                                      {"k": 5}, {}, ml_show=5.0, n_jobs=1, progress=False)
     assert len(calls) == 1 and res == res2
     assert 0 < res["median_abs_residual_over_err"] < 0.05
     # at the training models the prediction is exact, so chi2 agrees there
@@ -85,7 +85,8 @@ def test_evaluate_per_coefficient_and_spread(truth, tmp_path):
     pred_gh[..., 2] += 0.5 * err[None, None, :, 2].astype(np.float32)
     spread = np.broadcast_to(err.astype(np.float32), out.gh.shape)
     _, res = compare.evaluate(lambda: (pred_gh, 1.5, spread), out, problem, tmp_path / "s.h5",
-                              {}, {}, n_jobs=1, progress=False, per_coefficient=True)
+                              {}, {}, ml_show=5.0, n_jobs=1, progress=False,
+                              per_coefficient=True)
     assert res["h1"]["median_abs_residual_over_err"] == 0.0
     assert res["h3"]["median_abs_residual_over_err"] == pytest.approx(0.5, rel=1e-5)
     assert res["h4"]["spread_over_err"] == pytest.approx(1.0)
@@ -113,7 +114,8 @@ def test_evaluate_on_a_training_range_with_heldout_residual(truth, tmp_path):
         return em.predict(out.ml[judged]), em.train_seconds
 
     pred, res = compare.evaluate(fit_predict, out, problem, tmp_path / "lin.h5", {"k": 4}, {},
-                                 n_jobs=1, progress=False, judged=judged, heldout=held,
+                                 ml_show=5.0, n_jobs=1, progress=False, judged=judged,
+                                 heldout=held,
                                  residual_all=False)
     assert pred.ml.tolist() == out.ml[judged].tolist()
     # training models are not solved again: their chi2 is the orbit models' own
@@ -127,7 +129,8 @@ def test_evaluate_on_a_training_range_with_heldout_residual(truth, tmp_path):
     assert res["median_abs_heldout_residual_over_err"] == pytest.approx(
         compare.median_abs_residual_over_err(gh, out.gh[held], err), rel=1e-6)
     with pytest.raises(ValueError, match="contiguous"):
-        compare.evaluate(fit_predict, out, problem, tmp_path / "x.h5", {}, {}, judged=train)
+        compare.evaluate(fit_predict, out, problem, tmp_path / "x.h5", {}, {}, ml_show=5.0,
+                         judged=train)
 
 
 def test_stored_cube_solves_to_the_orbit_models_chi2(truth):

@@ -29,7 +29,7 @@ def test_train_or_load_reuses_matching_runs(small_truth, tmp_path):
     assert (out / "h1.weights.h5").stat().st_mtime_ns != stamp  # new training set: retrained
 
     pred, res = compare.predict_and_judge(again, truth, problem, tmp_path / "pred.h5",
-                                            n_jobs=1, progress=False)
+                                            ml_show=5.0, n_jobs=1, progress=False)
     assert pred.gh.shape == truth.gh.shape and pred.kinchi2.shape == truth.ml.shape
     assert len(res["train_seconds"]) == 4
     assert res["median_abs_residual_over_err"] > 0
@@ -69,13 +69,14 @@ def test_mask_ablation_reuses_the_emulators_net(small_truth, tmp_path, monkeypat
 
     monkeypatch.setattr(paths, "ARTIFACTS", tmp_path / "artifacts")
     truth, problem = small_truth
-    with_mask, without_mask = dcnn.mask_ablation(truth, problem, 1, ml_show=5.8, epochs=1,
+    with_mask, without_mask = dcnn.mask_ablation(truth, problem, 1, recipe="fast",
+                                                 loss="l1_err", ml_show=5.8, epochs=1,
                                                  progress=False)
     ablation = paths.artifacts_dir() / "dcnn" / "ablation"
     assert [p.name for p in ablation.iterdir()] == ["h2_nomask_fast.h5"]
     assert (paths.artifacts_dir() / "dcnn" / "fast" / "l1_err" / "h2.weights.h5").is_file()
-    alone = dcnn.single_net_image(truth, problem, 1, mask=True, ml_show=5.8, epochs=1,
-                                  progress=False)
+    alone = dcnn.single_net_image(truth, problem, 1, mask=True, recipe="fast", ml_show=5.8,
+                                  epochs=1, progress=False)
     np.testing.assert_allclose(with_mask["image"], alone["image"], rtol=1e-3, atol=1e-6)
     np.testing.assert_allclose(with_mask["loss"], alone["loss"], rtol=1e-3)
     np.testing.assert_array_equal(with_mask["truth"], alone["truth"])

@@ -52,13 +52,14 @@ def test_predictions_are_solved_by_the_same_solver(galaxy, small, tmp_path):
     lib, _, _, out = small
     problem = cube.weight_problem(galaxy, lib)
     pred, res = compare.evaluate(lambda: (out.gh, 0.0), out, problem, tmp_path / "p.h5",
-                                 {"x": 1}, {}, store_gh=True, n_jobs=2, progress=False)
+                                 {"x": 1}, {}, ml_show=5.0, store_gh=True, n_jobs=2,
+                                 progress=False)
     np.testing.assert_allclose(pred.kinchi2, out.kinchi2, rtol=1e-6)
     assert res["median_abs_residual_over_err"] == 0.0
     assert cube.read_models(tmp_path / "p.h5").gh.shape == out.gh.shape
     with pytest.raises(ValueError, match="prediction has shape"):
         compare.evaluate(lambda: (out.gh[:2], 0.0), out, problem, tmp_path / "q.h5", {}, {},
-                         progress=False)
+                         ml_show=5.0, progress=False)
 
 
 def test_bin_mismatch_and_bad_grid(galaxy, small):

@@ -15,7 +15,9 @@ def test_study_protocol_with_baselines(small, tmp_path, monkeypatch):
     truth, problem = small
     monkeypatch.setattr(sparse.paths, "ARTIFACTS", tmp_path)
     study = sparse.run_study(truth, problem, steps=[1, 4], methods=["grid_parabola", "linear"],
-                             offsets=3, progress=False, n_jobs=1)
+                             seeds=[0], offsets=3, pca_offsets=None, network_offsets=8,
+                             network_steps=None, gradient_steps=300, ml_show=5.0,
+                             progress=False, n_jobs=1)
     # at most 3 evenly spread offsets per step
     assert study.settings["offsets"]["grid_parabola"] == {"1": [0], "4": [0, 1, 2]}
     assert study.settings["offsets"]["linear"] == {"1": [0], "4": [0, 1, 2]}
@@ -44,7 +46,9 @@ def test_study_protocol_with_baselines(small, tmp_path, monkeypatch):
     assert len(sparse.table(out)) == 4
     assert len(sparse.sets_table(truth, [1, 4])) == 2
     with pytest.raises(ValueError, match="unknown method"):
-        sparse.run_study(truth, problem, steps=[1], methods=["rescale"])
+        sparse.run_study(truth, problem, steps=[1], methods=["rescale"], seeds=[0],
+                         offsets=None, pca_offsets=None, network_offsets=8, network_steps=None,
+                         gradient_steps=300, ml_show=5.0)
 
 
 def test_fractions_are_over_offsets_and_seeds():
@@ -73,7 +77,7 @@ def test_dcnn_trains_on_exactly_the_requested_set(small, tmp_path, monkeypatch):
     truth, problem = small
     monkeypatch.setattr(sparse.paths, "ARTIFACTS", tmp_path)
     rec, pred = sparse.run_one(truth, problem, "dcnn", k=4, offset=1, seed=0, gradient_steps=2,
-                               galaxy="g", progress=False, n_jobs=1)
+                               ml_show=5.0, galaxy="g", progress=False, n_jobs=1)
     train = subsets.every_kth(truth.ml.size, 4, 1)
     emu = Emulator.load(tmp_path / "g" / "dcnn" / "fast" / "l1_err" / "sparse_k4_o1_seed0")
     assert emu.meta["train_ml"] == truth.ml[train].tolist()  # nothing dropped for validation
@@ -115,7 +119,8 @@ def test_networks_train_in_worker_processes_reproducibly(small, tmp_path, monkey
 
     truth, problem = small
     monkeypatch.setattr(sparse.paths, "ARTIFACTS", tmp_path)
-    kw = dict(steps=[4], methods=["dcnn"], network_offsets=2, gradient_steps=3,
+    kw = dict(steps=[4], methods=["dcnn"], seeds=[0], offsets=None, pca_offsets=None,
+              network_offsets=2, network_steps=None, gradient_steps=3, ml_show=5.0,
               galaxy="g", progress=False, n_jobs=2)
     study = sparse.run_study(truth, problem, **kw)
     assert study.settings["networks_trained_in_processes"] == {"dcnn": 2}

@@ -100,8 +100,8 @@ def plot_sparse_curves(study, methods: Sequence[str] | None = None, offset: int 
     return fig
 
 
-def plot_sparse_images(study, method: str = "dcnn", coefficient: int = 2,
-                       ml_show: float = 5.0, offset: int = 0) -> plt.Figure:
+def plot_sparse_images(study, method: str = "dcnn", coefficient: int = 2, *,
+                       ml_show: float, offset: int = 0) -> plt.Figure:
     """The predicted h_l image at ``ml_show`` for each step (thesis Fig. 6.1), one offset."""
     truth = study.truth
     keys = sorted((key for key in study.preds if key[0] == method and key[2] == offset

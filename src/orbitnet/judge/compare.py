@@ -87,7 +87,7 @@ def _contiguous(judged: np.ndarray | None, n: int) -> np.ndarray:
 
 
 def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: dict[str, Any],
-             inputs: dict[str, str], ml_show: float = 5.0, store_gh: bool = False,
+             inputs: dict[str, str], ml_show: float, store_gh: bool = False,
              n_jobs: int | None = None, progress: bool = True, desc: str = "weights",
              per_coefficient: bool = False, judged: np.ndarray | None = None,
              heldout: np.ndarray | None = None, residual_all: bool = True,
@@ -193,7 +193,7 @@ def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: d
 
 
 def predict_and_judge(emulator, truth: Models, problem: WeightProblem, path: Path,
-                      store_gh: bool = True, ml_show: float = 5.0, progress: bool = True,
+                      store_gh: bool = True, *, ml_show: float, progress: bool = True,
                       allow_extrapolation: bool = False, n_jobs: int | None = None,
                       heldout: np.ndarray | None = None) -> tuple[Models, dict[str, Any]]:
     """Predict every M/L of ``truth``, solve the weights, judge against the orbit models.

@@ -14,7 +14,7 @@ from orbitnet.store.artifacts import cached
 
 
 def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0,
-                     mask: bool = False, recipe: str = "fast", ml_show: float = 5.0,
+                     mask: bool = False, *, recipe: str, ml_show: float,
                      galaxy: str = paths.GALAXY, progress: bool = True,
                      epochs: int | None = None, **recipe_overrides) -> dict[str, np.ndarray]:
     """Train one coefficient's net (e.g. without the mask) and return its image at ``ml_show``.
@@ -49,7 +49,7 @@ def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0
                   code=("orbitnet.emulators.training",))
 
 
-def emulator_image(emu, truth: Models, coefficient: int, ml_show: float = 5.0
+def emulator_image(emu, truth: Models, coefficient: int, ml_show: float
                    ) -> dict[str, np.ndarray]:
     """What :func:`single_net_image` returns, taken from a trained emulator's own net."""
     i_show = nearest_index(truth.ml, ml_show)
@@ -60,9 +60,8 @@ def emulator_image(emu, truth: Models, coefficient: int, ml_show: float = 5.0
             "seconds": np.float64(emu.meta["train_seconds"][name])}
 
 
-def mask_ablation(truth: Models, problem: WeightProblem, coefficient: int = 0,
-                  recipe: str = "fast", loss: str = "l1_err", ml_show: float = 5.0,
-                  galaxy: str = paths.GALAXY, epochs: int | None = None,
+def mask_ablation(truth: Models, problem: WeightProblem, coefficient: int = 0, *,
+                  recipe: str, loss: str, ml_show: float, galaxy: str = paths.GALAXY, epochs: int | None = None,
                   progress: bool = True) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """One coefficient's net trained with and without the mask (``l1_err`` loss).
 

@@ -90,7 +90,7 @@ def reference_residuals(truth: Models, err: np.ndarray, k: int) -> dict[str, flo
 
 
 def judge_unconditional(gans: Mapping[int, TrainedGAN], truth: Models, err: np.ndarray,
-                        train_idx: np.ndarray, n_samples: int = 32, seed: int = 0
+                        train_idx: np.ndarray, n_samples: int, seed: int = 0
                         ) -> dict[str, dict[str, Any]]:
     """Per coefficient: seconds, residual to the nearest training image, blank-pixel level."""
     out = {}
@@ -109,7 +109,7 @@ def judge_unconditional(gans: Mapping[int, TrainedGAN], truth: Models, err: np.n
 
 
 def cgan_models(gans: Mapping[int, TrainedGAN], truth: Models, problem: WeightProblem,
-                err: np.ndarray, n_draws: int = 16, seed: int = 0, ml_show: float = 5.0,
+                err: np.ndarray, n_draws: int, seed: int = 0, *, ml_show: float,
                 galaxy: str = paths.GALAXY, n_jobs: int | None = None, progress: bool = True
                 ) -> tuple[Models, dict[str, Any]]:
     """The conditional GANs' mean image at every orbit-model M/L, solved and judged.
@@ -147,9 +147,9 @@ def cgan_models(gans: Mapping[int, TrainedGAN], truth: Models, problem: WeightPr
     return pred, result
 
 
-def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray, recipe: str = "fast",
-                loss: str = "l1_err", epochs: int | None = None, ml_show: float = 5.0,
-                galaxy: str = paths.GALAXY, n_jobs: int | None = None, progress: bool = True
+def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray, recipe: str,
+                loss: str, epochs: int | None, ml_show: float, galaxy: str = paths.GALAXY,
+                n_jobs: int | None = None, progress: bool = True
                 ) -> tuple[Models, dict[str, Any]]:
     """The DCNN's prediction for comparison: the emulator of the DCNN chapter if stored,
     else one trained here (:func:`orbitnet.emulators.cache.train_or_load`, under ``gan/``)."""
@@ -188,7 +188,7 @@ def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray, recipe: 
 
 def seed_spread(variant: str, truth: Models, base: GANConfig, seeds: Sequence[int],
                 coefficient: int, err: np.ndarray, inputs: Mapping[str, str],
-                train_idx: np.ndarray, n_samples: int = 32, n_draws: int = 16,
+                train_idx: np.ndarray, n_samples: int, n_draws: int,
                 galaxy: str = paths.GALAXY, progress: bool = True) -> dict[str, Any]:
     """Residual of ``variant`` on one coefficient for each seed (GAN: to the nearest training
     image; cGAN: mean image against the model at the same M/L, on every M/L)."""

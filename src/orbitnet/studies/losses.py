@@ -25,7 +25,7 @@ from orbitnet.judge.compare import predict_and_judge
 
 def loss_study(truth: Models, problem: WeightProblem, recipes: Sequence[str],
                losses: Sequence[str], epochs: int | None = None, progress: bool = True,
-               galaxy: str = paths.GALAXY, store_gh: bool = False, ml_show: float = 5.0,
+               galaxy: str = paths.GALAXY, store_gh: bool = False, *, ml_show: float,
                n_jobs: int | None = None
                ) -> tuple[dict[str, dict[str, dict]], dict[str, dict[str, Models]]]:
     """Train (or reload) one emulator per recipe and loss; predict, solve and judge each.
@@ -249,8 +249,8 @@ def verdicts(summary: dict[str, Any]) -> dict[str, str]:
 
 
 def engine_check(galaxy: Galaxy, losses: Sequence[str], recipe: str = "fast",
-                 epochs: int | None = None, progress: bool = True, n_jobs: int | None = None
-                 ) -> tuple[dict[str, Any], dict[str, Models], Models]:
+                 epochs: int | None = None, progress: bool = True, n_jobs: int | None = None,
+                 *, ml_show: float) -> tuple[dict[str, Any], dict[str, Models], Models]:
     """The recipe, unchanged, trained and judged on the embedded engine's cube.
 
     The engine's orbits differ from DYNAMITE's (its own best fit and 1σ band), so this is an
@@ -286,7 +286,7 @@ def engine_check(galaxy: Galaxy, losses: Sequence[str], recipe: str = "fast",
         pred_path = (paths.artifacts_dir(cube.run_name(galaxy)) / "dcnn"
                      / f"predictions_engine_{recipe}_{loss}.h5")
         pred, res = predict_and_judge(emu, engine, problem, pred_path, store_gh=False,
-                                      progress=progress)
+                                      ml_show=ml_show, progress=progress)
         out[loss] = {"ml_best": res["ml_best"], "ml_best_refined": res["ml_best_refined"],
                      "ml_1sigma": res["ml_1sigma"],
                      "inside_engine_1sigma": res["inside_model_1sigma"],

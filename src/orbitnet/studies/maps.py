@@ -99,8 +99,8 @@ def residual_table(stats: dict[str, dict[str, dict]]):
 
 
 def map_study(galaxy: Galaxy, library: OrbitLibrary, problem: WeightProblem, truth,
-              train_step: int = 4, recipe: str = "fast", epochs: int | None = None,
-              seed: int = 0, ml_map: float | None = None, run_dir: Path | None = None
+              train_step: int, recipe: str, epochs: int | None, seed: int,
+              ml_map: float | None, run_dir: Path | None = None
               ) -> dict[str, Any]:
     """Everything Chapter 7 shows: kinematics of model and prediction, and the statistics.
 

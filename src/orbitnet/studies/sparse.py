@@ -72,8 +72,8 @@ OFFSETS: dict[str, int | None] = {"grid_parabola": None, "linear": None, "pca_gp
                                   "dcnn": 8, "dcnn_thesis": 8}
 
 
-def offset_limits(offsets: int | None = None, pca_offsets: int | None = None,
-                  network_offsets: int = 8) -> dict[str, int | None]:
+def offset_limits(offsets: int | None, pca_offsets: int | None,
+                  network_offsets: int) -> dict[str, int | None]:
     """Offsets per step and method: ``offsets`` for grid_parabola and linear,
     ``pca_offsets`` for pca_gp, ``network_offsets`` for the networks."""
     return {"grid_parabola": offsets, "linear": offsets, "pca_gp": pca_offsets,
@@ -193,7 +193,7 @@ def _record(truth: Models, method: str, k: int, offset: int, seed: int, train: n
 
 
 def run_one(truth: Models, problem: WeightProblem, method: str, k: int, offset: int,
-            seed: int = 0, gradient_steps: int = 300, ml_show: float = 5.0,
+            seed: int, gradient_steps: int, ml_show: float,
             galaxy: str = paths.GALAXY, progress: bool = True, n_jobs: int | None = None
             ) -> tuple[dict[str, Any], Models | None]:
     """Train ``method`` on the set (``k``, ``offset``), judge it on the set's range."""
@@ -223,11 +223,11 @@ def run_one(truth: Models, problem: WeightProblem, method: str, k: int, offset: 
     return rec, pred
 
 
-def run_study(truth: Models, problem: WeightProblem, steps: Sequence[int],
-              methods: Sequence[str] = METHODS, seeds: Sequence[int] = (0,),
-              offsets: int | None = None, pca_offsets: int | None = None,
-              network_offsets: int = 8, network_steps: Sequence[int] | None = None,
-              gradient_steps: int = 300, ml_show: float = 5.0, galaxy: str = paths.GALAXY,
+def run_study(truth: Models, problem: WeightProblem, steps: Sequence[int], *,
+              methods: Sequence[str], seeds: Sequence[int], offsets: int | None,
+              pca_offsets: int | None, network_offsets: int,
+              network_steps: Sequence[int] | None, gradient_steps: int, ml_show: float,
+              galaxy: str = paths.GALAXY,
               progress: bool = True, n_jobs: int | None = None) -> SparseStudy:
     """Train and judge every method on its phase-shifted sets of every step.
 
