@@ -20,15 +20,18 @@ from pathlib import Path
 
 CHILD = """
 import json, sys
+from orbitnet.book.registry import get_chapter
 from orbitnet.data.galaxy import load_galaxy
 from orbitnet.fit.sweep import ml_grid
 from orbitnet.studies import beyond_ml
 a = json.loads(sys.argv[1])
+d = get_chapter("09_beyond_ml").defaults  # the full profile's grids
 gal = load_galaxy()
 engine = beyond_ml.engine_overrides(gal, n_e=a["n"][0], n_i2=a["n"][1], n_i3=a["n"][2])
-lat = beyond_ml.build_lattice(gal, a["log_f"], a["q"], ml_grid(2.5, 8.5, 0.1),
-                           ml_grid(3.0, 8.0, 0.25), engine=engine, n_workers=a["workers"],
-                           progress=False)
+lat = beyond_ml.build_lattice(gal, a["log_f"], a["q"],
+                           ml_grid(d["ml_start"], d["ml_stop"], d["ml_step"]),
+                           ml_grid(d["ml_cube_start"], d["ml_cube_stop"], d["ml_cube_step"]),
+                           engine=engine, n_workers=a["workers"], progress=False)
 print(json.dumps({"grid": lat.grid, "keys": [r.meta["key"] for r in lat.results],
                   "library_s": [r.library_seconds for r in lat.results],
                   "sweep_s": [r.sweep_seconds for r in lat.results],

@@ -27,6 +27,7 @@ import json
 
 import numpy as np
 
+from orbitnet.book.registry import get_chapter
 from orbitnet.data.galaxy import load_galaxy
 from orbitnet.fit.lattice import lattice_points, point_results
 from orbitnet.fit.sweep import ml_grid
@@ -126,7 +127,9 @@ def main() -> None:
     gal = load_galaxy()
     engine = {} if args.start_space == "dynamite" else {"start_space": args.start_space}
     pts = lattice_points(args.log_f, args.q)
-    res, grid = point_results(gal, pts, ml_grid(2.5, 8.5, 0.1), ml_grid(3.0, 8.0, 0.25),
+    d = get_chapter("09_beyond_ml").defaults  # Chapter 9's full-profile grids
+    res, grid = point_results(gal, pts, ml_grid(d["ml_start"], d["ml_stop"], d["ml_step"]),
+                              ml_grid(d["ml_cube_start"], d["ml_cube_stop"], d["ml_cube_step"]),
                               [engine] * len(pts), n_workers=args.workers, progress=False)
     nf, nq = len(args.log_f), len(args.q)
     c = np.array([r.chi2_min for r in res]).reshape(nf, nq)

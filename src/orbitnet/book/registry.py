@@ -30,6 +30,7 @@ from orbitnet.book.params import (
     validate,
     workers,
 )
+from orbitnet.emulators.gan_config import SCALINGS, GANConfig
 from orbitnet.emulators.recipes import RECIPES as _RECIPES
 from orbitnet.fit.mlgrid import THESIS
 
@@ -37,7 +38,8 @@ PROFILES = ("quick", "full")
 
 RECIPES = tuple(_RECIPES)
 LOSSES = ("l2", "l1", "l2_err", "l1_err")
-GAN_SCALINGS = ("global", "pixel")
+GAN_SCALINGS = SCALINGS
+_GAN = GANConfig()  # Table 5.1: the GAN chapter's defaults
 GAN_VARIANTS = ("gan", "gan_nomask", "cgan", "cgan_global")
 SPARSE_METHODS = ("grid_parabola", "linear", "pca_gp", "dcnn", "dcnn_thesis")
 ORBIT_SOURCES = ("auto", "dynamite", "engine")
@@ -199,14 +201,14 @@ CHAPTERS: tuple[Chapter, ...] = (
         _galaxy(),
         _orbit_source("the weight solver's library: the cube's (auto), else must match it"),
         _orblib_dir("a DYNAMITE run; must be the one the cube came from (None: the cube's)"),
-        Param("gan_epochs", "int", 20, 1, "passes of each GAN over the training images "
+        Param("gan_epochs", "int", _GAN.epochs, 1, "passes of each GAN over the training images "
               "(Table 5.1)", lo=1, hi=10000, invited=True),
-        Param("batch_size", "int", 2, 2, "images per step (Table 5.1)", lo=1, hi=1024),
-        Param("latent_dim", "int", 8, 8, "length of the noise vector, uniform in [-1, 1]",
+        Param("batch_size", "int", _GAN.batch_size, _GAN.batch_size, "images per step (Table 5.1)", lo=1, hi=1024),
+        Param("latent_dim", "int", _GAN.latent_dim, _GAN.latent_dim, "length of the noise vector, uniform in [-1, 1]",
               lo=1, hi=1024),
-        Param("learning_rate", "float", 0.001, 0.001,
+        Param("learning_rate", "float", _GAN.learning_rate, _GAN.learning_rate,
               "Adam's, Keras' default (Table 5.1 sets none)", lo=0, hi=1, lo_open=True),
-        Param("scaling", "str", "global", "global",
+        Param("scaling", "str", _GAN.scaling, _GAN.scaling,
               "thesis GANs: one scale per coefficient into [-1, 1]", choices=GAN_SCALINGS),
         Param("cgan_scaling", "str", "pixel", "pixel",
               "cGAN: each pixel divided by its largest value over the models",

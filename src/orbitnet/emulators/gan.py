@@ -37,7 +37,7 @@ import math
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from keras import layers, ops
 from tqdm.auto import tqdm
 
 from orbitnet.emulators.dcnn import build_dcnn
+from orbitnet.emulators.gan_config import SCALINGS, GANConfig
 from orbitnet.store.artifacts import write_text_atomic
 
 FORMAT = 1
@@ -55,68 +56,6 @@ META_FILE = "gan.json"
 SCALING_FILE = "scaling.h5"
 GENERATOR_FILE = "generator.weights.h5"
 DISCRIMINATOR_FILE = "discriminator.weights.h5"
-SCALINGS = ("global", "pixel")
-
-
-@dataclass(frozen=True)
-class GANConfig:
-    """How one coefficient's GAN is built and trained.
-
-    Attributes
-    ----------
-    epochs, batch_size : Table 5.1 (20, 2).
-    latent_dim : length of the noise vector, uniform in [-1, 1]. The Table B.1 net squeezes its
-        input through ``Dense(2)``, so more than a few dimensions add nothing; 8 is our choice.
-    learning_rate : Adam's; Table 5.1 sets none, i.e. Keras' default 0.001.
-    beta_1 : Adam's first-moment decay (Keras' default 0.9).
-    mask : the generator has the Table B.1 mask branch.
-    conditional : conditional GAN (M/L given to both networks).
-    scaling : ``"global"`` divides all pixels by the largest |value| (the thesis' [-1, 1]);
-        ``"pixel"`` divides each pixel by its largest |value| over the models (pixels zero in
-        every image stay exactly zero, see :class:`Scaling`). Zero stays zero.
-    disc_filters : filters of the discriminator's convolutions (strides (3, 2), then (2, 2)).
-    seed : seeds the weights (``keras.utils.set_random_seed``), the batch order and the noise.
-    fused : train the fused, equivalent form of the Table B.1 net (faster).
-    """
-
-    epochs: int = 20
-    batch_size: int = 2
-    latent_dim: int = 8
-    learning_rate: float = 1e-3
-    beta_1: float = 0.9
-    mask: bool = True
-    conditional: bool = False
-    scaling: str = "global"
-    disc_filters: tuple[int, ...] = (8, 16, 32)
-    seed: int = 0
-    fused: bool = True
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.latent_dim < 1:
-            raise ValueError("epochs, batch_size and latent_dim must be positive")
-        if not self.learning_rate > 0:
-            raise ValueError("learning_rate must be positive")
-        if self.scaling not in SCALINGS:
-            raise ValueError(f"scaling must be one of {SCALINGS}, got {self.scaling!r}")
-        if not self.disc_filters:
-            raise ValueError("the discriminator needs at least one convolution")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["disc_filters"] = list(self.disc_filters)
-        return d
-
-    def with_(self, **overrides) -> GANConfig:
-        """A copy with some fields changed."""
-        return replace(self, **overrides)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> GANConfig:
-        known = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
-        if "disc_filters" in kw:
-            kw["disc_filters"] = tuple(kw["disc_filters"])
-        return cls(**kw)
 
 
 @dataclass
@@ -381,13 +320,15 @@ def build_networks(n_orbits: int, n_bins: int, config: GANConfig
     return gen, disc
 
 
-def train_gan(images: np.ndarray, config: GANConfig = GANConfig(), ml=None,
+def train_gan(images: np.ndarray, config: GANConfig | None = None, ml=None,
               progress: bool = True, desc: str = "gan") -> TrainedGAN:
     """Train one GAN on ``images`` (n, n_orbits, n_bins) in cube units.
 
-    ``ml`` (n,) is needed by a conditional GAN (it is scaled to [0, 1] by its range). One
-    tqdm bar per network ticks once per epoch. Same ``config.seed`` and data, same result.
+    ``config``: Table 5.1's settings by default. ``ml`` (n,) is needed by a conditional GAN
+    (it is scaled to [0, 1] by its range). One tqdm bar per network ticks once per epoch.
+    Same ``config.seed`` and data, same result.
     """
+    config = GANConfig() if config is None else config
     y = np.asarray(images, dtype=np.float32)
     if y.ndim != 3 or y.shape[0] < 1:
         raise ValueError(f"images must be (n, n_orbits, n_bins); got {y.shape}")
