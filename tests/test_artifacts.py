@@ -30,7 +30,7 @@ from orbitnet.store.artifacts import (
 )
 from orbitnet.store.code import code_modules, code_version
 from orbitnet.store.fingerprint import Fingerprint, fingerprint, input_hashes
-from orbitnet.store.locks import Busy, locked
+from orbitnet.store.locks import Busy, lock_file, locked
 
 
 def test_write_read_provenance(tmp_path):
@@ -294,3 +294,37 @@ def test_an_interval_open_at_an_end_is_glued_as_text():
     assert open_interval_text([None, 1.25]) == "≤ 1.25 (open: the grid starts later)"
     assert open_interval_text([None, None]).startswith("the whole grid")
     assert open_interval_text([5.7, 5.9]) == "5.7–5.9"
+
+
+# --- issue 22 #1: locks that cannot be hijacked ------------------------------------------
+
+
+def test_a_symlink_planted_as_a_lock_file_is_refused_and_its_target_untouched(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    p = tmp_path / "x.h5"
+    lock = lock_file(p)  # its name can be computed in advance: plant a link there
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.unlink(missing_ok=True)
+    lock.symlink_to(victim)
+    try:
+        with pytest.raises(OSError, match=rf"{lock.name}.*symbolic link"):
+            cached(p, {"a": 1}, {}, lambda: {"y": np.zeros(2)})
+    finally:
+        lock.unlink()
+    assert victim.read_text() == "precious" and not p.exists()
+
+
+def test_locks_live_in_the_checkouts_private_build_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "BUILD", tmp_path / "build")
+    lock = lock_file(tmp_path / "elsewhere" / "x.h5")
+    assert lock.parent == tmp_path / "build" / "locks"
+    with locked(lock):
+        assert stat.S_IMODE(lock.parent.stat().st_mode) == 0o700
+        assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    (tmp_path / "build" / "locks").rename(tmp_path / "old")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "build" / "locks").symlink_to(tmp_path / "other")  # a redirected folder
+    with pytest.raises(OSError, match=r"locks.*symbolic link"), locked(lock_file("y.h5")):
+        pass
+    assert list((tmp_path / "other").iterdir()) == []

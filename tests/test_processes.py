@@ -134,7 +134,7 @@ def test_a_second_run_is_refused_naming_the_first(book):
     try:
         _wait_for(ready.exists, 60, "the other run to take the lock")
         with pytest.raises(runner.ChapterError,
-                           match=rf"another run holds .*\.run\.lock \(pid {proc.pid}, chapter 90"):
+                           match=rf"another run holds .*locks/run\.lock \(pid {proc.pid}, chapter 90"):
             runner.run_chapter("90_ok", progress=False, log=_quiet)
         assert not (paths.CHAPTERS_OUT / "90_ok.ipynb").exists()
     finally:

@@ -1,7 +1,7 @@
 """Run a chapter's kernel safely: one run per checkout, results only on success, the cache's
 notices on the command line, and nothing left behind when the run is stopped.
 
-* :func:`run_lock` holds ``build/.run.lock`` for the whole run; a second run in the same
+* :func:`run_lock` holds ``build/locks/run.lock`` for the whole run; a second run in the same
   checkout stops at once with "another run holds …" (the lock dies with its process).
 * :func:`chapter_environment` stages the results JSON written by the kernel
   (:func:`orbitnet.book.results.write_results`) and :func:`commit_results` moves them into
@@ -43,7 +43,7 @@ from orbitnet.store.notices import NOTICES_ENV
 
 
 def lock_path() -> Path:
-    return paths.BUILD / ".run.lock"
+    return paths.run_lock()
 
 
 def kernels_dir() -> Path:
@@ -57,7 +57,8 @@ LOCK_HOLDER_ENV = "ORBITNET_RUN_LOCK_HOLDER"
 
 @contextlib.contextmanager
 def run_lock(what: str) -> Iterator[None]:
-    """Hold the checkout's run lock; raise :class:`orbitnet.store.locks.Busy` when another run holds it.
+    """Hold the checkout's run lock; raise :class:`orbitnet.store.locks.Busy` when another
+    run holds it.
 
     A chapter process started by a book run (its parent named in ``ORBITNET_RUN_LOCK_HOLDER``)
     runs under the book's lock."""

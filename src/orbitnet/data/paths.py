@@ -63,6 +63,16 @@ def artifacts_dir(galaxy: str = GALAXY) -> Path:
     return ARTIFACTS / galaxy
 
 
+def lock_dir() -> Path:
+    """``build/locks``: the owner-only folder of the artifacts' lock files."""
+    return BUILD / "locks"
+
+
+def run_lock() -> Path:
+    """``build/locks/run.lock``: held by a chapter or book run (one at a time per checkout)."""
+    return lock_dir() / "run.lock"
+
+
 def results_path(chapter: str) -> Path:
     """``build/results/<chapter>.json``."""
     return RESULTS / f"{chapter}.json"
