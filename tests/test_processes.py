@@ -205,3 +205,15 @@ def test_ctrl_c_prints_one_line_and_writes_nothing(book):
     assert not (book / "build" / "results" / "94_sleep.json").exists()
     assert not list((book / "out").glob("*94_sleep*"))
     assert list((book / "build" / ".kernels").glob("kernel-*.json")) == []
+
+
+# --- issue 22 #8: no "running over TCP without encryption" on every chapter ----------------
+
+
+def test_the_kernel_talks_over_owner_only_ipc_sockets_and_says_nothing(book, capfd):
+    runner.run_chapter("90_ok", progress=False, log=_quiet)
+    err = capfd.readouterr().err
+    assert "without encryption" not in err and "WARNING" not in err
+    kernels = execution.kernels_dir()
+    assert kernels.stat().st_mode & 0o777 == 0o700  # jupyter_client adds the sticky bit
+    assert list(kernels.iterdir()) == []  # no connection file, no socket left behind

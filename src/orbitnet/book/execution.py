@@ -47,7 +47,8 @@ def lock_path() -> Path:
 
 
 def kernels_dir() -> Path:
-    return paths.BUILD / ".kernels"
+    """The owner-only folder of the kernels' connection files and IPC sockets."""
+    return paths.kernels_dir()
 
 
 #: Set by a book run for the chapter processes it starts: the pid of the book's process,
@@ -120,8 +121,8 @@ def _alive(pid: int) -> bool:
 
 
 def sweep_connection_files() -> None:
-    """Remove connection files whose ``orbitnet`` process is gone."""
-    for f in kernels_dir().glob("kernel-*.json"):
+    """Remove connection files and IPC sockets whose ``orbitnet`` process is gone."""
+    for f in kernels_dir().glob("kernel-*"):
         try:
             pid = int(f.name.split("-")[1])
         except (IndexError, ValueError):
@@ -131,14 +132,25 @@ def sweep_connection_files() -> None:
 
 
 class ChapterKernelManager(AsyncKernelManager):
-    """A kernel manager whose connection file lives only while the kernel starts."""
+    """A kernel manager whose connection file lives only while the kernel starts.
+
+    The kernel listens on IPC sockets in the owner-only :func:`kernels_dir`, not on TCP:
+    no other user can reach them, and ipykernel has no "running over TCP without
+    encryption" warning to print on every chapter (issue 22 #8).
+    """
 
     live: ClassVar[set[ChapterKernelManager]] = set()
 
+    @default("transport")
+    def _transport_default(self) -> str:
+        return "ipc"
+
     @default("connection_file")
     def _connection_file_default(self) -> str:
-        kernels_dir().mkdir(parents=True, exist_ok=True)
-        return str(kernels_dir() / f"kernel-{os.getpid()}-{uuid.uuid4().hex[:8]}.json")
+        folder = kernels_dir()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        return str(folder / f"kernel-{os.getpid()}-{uuid.uuid4().hex[:8]}.json")
 
     async def _async_post_start_kernel(self, **kw: Any) -> None:
         await super()._async_post_start_kernel(**kw)

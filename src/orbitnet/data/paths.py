@@ -73,6 +73,11 @@ def run_lock() -> Path:
     return lock_dir() / "run.lock"
 
 
+def kernels_dir() -> Path:
+    """``build/.kernels``: running chapter kernels' connection files and IPC sockets."""
+    return BUILD / ".kernels"
+
+
 def results_path(chapter: str) -> Path:
     """``build/results/<chapter>.json``."""
     return RESULTS / f"{chapter}.json"
