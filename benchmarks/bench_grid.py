@@ -32,11 +32,12 @@ def _peak_rss_mb() -> float:
 
 
 def local_run(galaxy, n_workers: int, n: int | dict, engine: dict, free=FREE):
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    with tempfile.TemporaryDirectory() as tmp, LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True,
-            dashboard_address=None) as cluster, Client(cluster) as client:
+    from orbitnet.orblib.cluster import local_cluster
+
+    with tempfile.TemporaryDirectory() as tmp, local_cluster(
+            n_workers) as cluster, Client(cluster) as client:
         res = grid_sweeps(galaxy, free, n=n, out_dir=tmp, client=client, progress=False,
                           **engine)
         rss = client.run(_peak_rss_mb)

@@ -19,7 +19,8 @@ import pytest
 
 from orbitnet.data import paths
 from orbitnet.fit.grids import grid_sweeps, read_sweep
-from orbitnet.orblib.grid import GridError, connect, design
+from orbitnet.orblib.cluster import GridError, connect, local_cluster
+from orbitnet.orblib.grid import design
 from orbitnet.orblib.params import ParameterError, ParameterSpace
 
 # small libraries (2x2x2 start grid: 24 orbits, short orbits) so that a point takes ~1 s
@@ -122,11 +123,10 @@ def test_reference_grid_and_cache(galaxy, reference):
 def test_killed_worker_grid_completes_identically(galaxy, reference, tmp_path):
     """Kill a worker process of a 2-worker LocalCluster while it builds a library; the grid,
     run through the cluster's address (the --scheduler path), completes bit-identically."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     killed: list[int] = []
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with local_cluster(2) as cluster, Client(cluster) as client:
         pids = client.run(os.getpid)
 
         def killer() -> None:
@@ -228,7 +228,7 @@ def test_failed_points_are_reported_not_hidden(galaxy, tmp_path):
 def test_the_distributed_cancel_bug_log_is_dropped_and_nothing_else():
     import logging
 
-    from orbitnet.orblib.grid import CancelBugFilter
+    from orbitnet.orblib.cluster import CancelBugFilter
 
     def record(exc):
         try:
@@ -252,10 +252,10 @@ def test_local_workers_drop_only_lost_scheduler_logs():
     dropped, any other worker log passes, and a local grid installs the filter in each worker."""
     import logging
 
-    from distributed import Client, LocalCluster
+    from distributed import Client
     from distributed.comm.core import CommClosedError
 
-    from orbitnet.orblib.grid import LostSchedulerFilter, quiet_lost_scheduler
+    from orbitnet.orblib.cluster import LostSchedulerFilter, quiet_lost_scheduler
 
     def record(msg, exc=None):
         info = None
@@ -273,8 +273,7 @@ def test_local_workers_drop_only_lost_scheduler_logs():
     assert not f.filter(record("Worker stream died", CommClosedError("closed")))
     assert f.filter(record("Compute Failed", ValueError("boom")))
     assert f.filter(record("Worker is at 95% memory"))
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with local_cluster(2) as cluster, Client(cluster) as client:
         assert sorted(client.run(quiet_lost_scheduler).values()) == [1, 1]
         assert sorted(client.run(quiet_lost_scheduler).values()) == [1, 1]  # idempotent
         assert client.run(lambda: sum(isinstance(x, LostSchedulerFilter) for h in
@@ -319,3 +318,159 @@ def test_library_sweep_with_a_cube_matches_the_chapters_cube(galaxy, small_cube)
             != LibrarySweep.for_galaxy(galaxy, truth.ml).params())
     with pytest.raises(ValueError, match="solver must be 'warm' or 'scipy', got 'lsq'"):
         LibrarySweep.for_galaxy(galaxy, truth.ml, solver="lsq")
+
+
+# --- issue 22 #3: a wrong scheduler fails fast, in one line naming it ----------------------
+
+
+def _grid_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 90):
+    """``orbitnet grid ARGS`` in a process of its own: (exit code, stderr, seconds)."""
+    cmd = [sys.executable, "-m", "orbitnet.book.cli", "grid", "--free", "f-dh=0:1.5", "-n",
+           "2", "--no-progress", *args]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **(env or {})}
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    return out.returncode, out.stderr, time.perf_counter() - t0
+
+
+@pytest.fixture
+def http_port():
+    """A local HTTP server (a port that answers, but not as a Dask scheduler)."""
+    import http.server
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv.server_address[1]
+    srv.shutdown()
+
+
+@pytest.fixture
+def silent_port():
+    """A listener that accepts connections and never says a word."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        yield s.getsockname()[1]
+
+
+@pytest.mark.parametrize("kind", ["http", "silent"])
+def test_a_wrong_scheduler_fails_within_the_timeout_in_one_line(kind, request):
+    port = request.getfixturevalue(f"{kind}_port")
+    address = f"tcp://127.0.0.1:{port}"
+    code, err, seconds = _grid_cli("--scheduler", address, "--connect-timeout", "3")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"orbitnet grid: error: no Dask scheduler answered at '{address}' "
+                          "within 3 s (it accepted the connection but did not answer as a "
+                          "Dask scheduler)")
+    assert seconds < 3 + 15  # the timeout, plus the interpreter's start
+
+
+def test_a_stale_scheduler_in_the_environment_stops_a_chapter_before_its_kernel(
+        tmp_path, monkeypatch, silent_port):
+    import toybook
+
+    from orbitnet.book import runner
+
+    toybook.write_notebook(tmp_path / "notebooks" / "90_ok.md", ["y = x * 2"])
+    toybook.configure(tmp_path, monkeypatch.setattr)
+    address = f"tcp://127.0.0.1:{silent_port}"
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
+    t0 = time.perf_counter()
+    with pytest.raises(runner.ChapterError, match=rf"no Dask scheduler answered at "
+                                                  rf"'{address}' \(from DASK_SCHEDULER_ADDRESS"
+                                                  r"\) within 10 s"):
+        runner.run_chapter("90_ok", progress=False, log=lambda *_: None)
+    assert time.perf_counter() - t0 < 10 + 5
+    assert not (paths.CHAPTERS_OUT / "90_ok.ipynb").exists()
+    assert not (paths.CHAPTERS_OUT / ".90_ok.running.ipynb").exists()  # no kernel started
+
+
+# --- issue 22 #6: grid values refused, not reinterpreted; one build per library ------------
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--free", "f-dh=0:1:2"], "--free f-dh=0:1:2: expected NAME or NAME=LO:HI"),
+    (["--workers", "0"], "argument --workers: must be an integer >= 1, got '0'"),
+    (["--connect-timeout", "-5"], "argument --connect-timeout: must be a number of seconds "
+                                  "> 0, got '-5'"),
+    (["--set", "n_e=abc"], "--set n_e=abc: n_e is a whole number (int), got 'abc'"),
+    (["--set", "n_e=2.5"], "--set n_e=2.5: n_e is a whole number (int), got 2.5"),
+    (["--set", "halo=3"], "--set halo=3: the engine has no setting 'halo'"),
+    (["--ml", "1:9"], "--ml 1:9: expected START:STOP:STEP"),
+])
+def test_grid_values_are_refused_before_any_work(args, message, capsys):
+    from orbitnet.book import cli
+
+    with socket.socket() as s:  # a scheduler nobody runs: work would fail there instead
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = ["grid", "--free", "q-stars=0.45:0.54", "--no-progress",
+            "--scheduler", f"tcp://127.0.0.1:{port}", *args]
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse's own refusal
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+    assert "Traceback" not in err and "no Dask scheduler" not in err, err
+
+
+def _build_together(task, barrier, out: str) -> None:
+    """Child process: build ``task``'s point once every child is ready."""
+    from orbitnet.orblib.grid import build_point
+
+    barrier.wait(120)
+    Path(out).write_text(json.dumps(build_point(task), default=str))
+
+
+def test_two_runs_never_build_one_library_at_once(galaxy, tmp_path):
+    import multiprocessing as mp
+
+    from orbitnet.fit.cube import galaxy_input_files
+    from orbitnet.orblib.engine import EngineConfig
+    from orbitnet.orblib.engine.inputs import from_galaxy
+    from orbitnet.orblib.grid import PointTask
+    from orbitnet.store.fingerprint import input_hashes
+
+    task = PointTask(0, {"f-dh": 1.0}, EngineConfig.from_constants(galaxy.constants, **TINY),
+                     from_galaxy(galaxy), input_hashes(galaxy_input_files(galaxy)),
+                     str(tmp_path / "grid"))
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_build_together, args=(task, barrier, str(tmp_path / f"{i}")))
+             for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(300)
+    assert [p.exitcode for p in procs] == [0, 0]
+    runs = [json.loads((tmp_path / f"{i}").read_text()) for i in range(2)]
+    assert sorted(r["library_built"] for r in runs) == [False, True]  # one built, one read it
+    assert runs[0]["content_sha256"] == runs[1]["content_sha256"]
+
+
+# --- issue 22 #8: no dashboard, no fixed port ------------------------------------------------
+
+
+def test_a_local_cluster_starts_no_dashboard_on_a_fixed_port():
+    import contextlib
+    import warnings
+
+    with socket.socket() as s:
+        with contextlib.suppress(OSError):  # 8787 held here, or already by another cluster
+            s.bind(("127.0.0.1", 8787))
+            s.listen(1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            client, cluster = connect(n_workers=1)
+        try:
+            http = [x.getsockname()[:2] for x in cluster.scheduler.http_server._sockets.values()]
+        finally:
+            client.close()
+            cluster.close()
+    assert http and all(host == "127.0.0.1" and port != 8787 for host, port in http), http
+    assert [str(w.message) for w in caught if "already in use" in str(w.message)] == []

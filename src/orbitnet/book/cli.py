@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
+from typing import Any
 
 from orbitnet.book.registry import CHAPTERS, PROFILES
 from orbitnet.data import paths
 from orbitnet.fit.mlgrid import THESIS
 
 INTERRUPTED = "orbitnet: interrupted; nothing was written, re-run to resume"
+
+
+def _at_least(low: int):
+    """An argparse type: an integer >= ``low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,27 +74,29 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("grid", help="engine libraries and chi2(M/L) sweeps over a parameter "
                        "design, on a Dask cluster")
     g.add_argument("--free", action="append", default=[], metavar="NAME[=LO:HI]",
-                   help="a free parameter, e.g. f-dh=0:1.5 (no range: the config's limits)")
+                   help="a free parameter over the range LO:HI (two numbers, e.g. f-dh=0:1.5; "
+                        "the number of points is -n); no range: the config's limits")
     g.add_argument("--design", choices=("regular", "sobol", "lhs", "list"), default="regular")
-    g.add_argument("-n", "--points", type=int, default=3,
+    g.add_argument("-n", "--points", type=_at_least(1), default=3,
                    help="points per parameter (regular) or in all (sobol, lhs)")
-    g.add_argument("--seed", type=int, default=0, help="seed of a sobol/lhs design")
+    g.add_argument("--seed", type=_at_least(0), default=0, help="seed of a sobol/lhs design")
     g.add_argument("--point", action="append", default=[], metavar="NAME=V[,NAME=V]",
                    help="an explicit point (design list); repeat for more")
     g.add_argument("--config", default=None, help="DYNAMITE configuration (default: NGC 6278)")
     g.add_argument("--out", default=None, help="artifact folder (shared by all workers)")
     g.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="engine setting for every library, e.g. n_e=4 (YAML value)")
+                   help="engine setting for every library, e.g. n_e=4 (YAML value, checked "
+                        "against the setting's kind before any work)")
     g.add_argument("--ml", default=None, metavar="START:STOP:STEP",
                    help="M/L grid of the sweeps (default "
                    + ":".join(f"{x:g}" for x in THESIS) + ", the thesis')")
     g.add_argument("--scheduler", default=None,
-                   help="address of a running Dask scheduler (or DASK_SCHEDULER_ADDRESS); "
-                        "default: a LocalCluster")
-    g.add_argument("--workers", type=int, default=None,
-                   help="LocalCluster worker processes (default: cores, one thread each)")
-    g.add_argument("--connect-timeout", type=float, default=10.0,
-                   help="seconds to wait for --scheduler (default 10)")
+                   help="address of a running Dask scheduler (or DASK_SCHEDULER_ADDRESS), "
+                        "asked who it is before any work; default: a LocalCluster")
+    g.add_argument("--workers", type=_at_least(1), default=None,
+                   help="LocalCluster worker processes, >= 1 (default: cores, one thread each)")
+    g.add_argument("--connect-timeout", type=_seconds, default=10.0,
+                   help="seconds > 0 to wait for --scheduler (default 10)")
     g.add_argument("--no-progress", action="store_true")
     return p
 
@@ -90,36 +119,86 @@ def list_text(markdown: bool = False) -> str:
     return "".join(out)
 
 
-def _pairs(text: str) -> dict[str, str]:
+def _pairs(option: str, text: str) -> dict[str, str]:
     out = {}
     for item in filter(None, text.split(",")):
         name, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"expected NAME=VALUE, got {item!r}")
+        if not sep or not name.strip():
+            raise ValueError(f"{option} {text}: expected NAME=VALUE, got {item!r}")
         out[name.strip()] = value.strip()
     return out
 
 
-def _grid(args: argparse.Namespace) -> int:
-    from orbitnet.book.params import parse_value
-    from orbitnet.data.galaxy import load_galaxy
-    from orbitnet.fit.grids import grid_sweeps
-    from orbitnet.fit.sweep import ml_grid
+def _numbers(text: str, n: int, error: str) -> tuple[float, ...]:
+    """``n`` numbers separated by ``:``; ``ValueError(error)`` otherwise."""
+    parts = text.split(":")
+    try:
+        values = tuple(float(x) for x in parts)
+    except ValueError:
+        values = ()
+    if len(parts) != n or len(values) != n:
+        raise ValueError(error)
+    return values
 
-    free = {}
+
+def grid_request(args: argparse.Namespace) -> dict[str, Any]:
+    """Every ``orbitnet grid`` value parsed and checked, before a galaxy is read or a cluster
+    started: free ranges, points, engine settings, the M/L grid and the scheduler."""
+    from orbitnet.book.params import parse_value
+    from orbitnet.fit.sweep import ml_grid
+    from orbitnet.orblib.cluster import GridError, check_scheduler
+    from orbitnet.orblib.cluster import scheduler_address as address_of
+    from orbitnet.orblib.grid import engine_settings
+
+    free: dict[str, tuple[float, float] | None] = {}
     for item in args.free:
-        name, _, rng = item.partition("=")
-        free[name.strip()] = tuple(float(x) for x in rng.split(":")) if rng else None
-    points = [{k: float(v) for k, v in _pairs(p).items()} for p in args.point]
+        name, sep, rng = item.partition("=")
+        if not name.strip():
+            raise ValueError(f"--free {item}: expected NAME or NAME=LO:HI")
+        free[name.strip()] = _numbers(rng, 2, f"--free {item}: expected NAME or NAME=LO:HI, "
+                                      "a range of two numbers (-n sets the number of points)"
+                                      ) if sep else None
+    points = []
+    for text in args.point:
+        try:
+            points.append({k: float(v) for k, v in _pairs("--point", text).items()})
+        except ValueError as exc:
+            raise ValueError(str(exc) if "--point" in str(exc) else
+                             f"--point {text}: every value must be a number") from None
     if points and not free:
         free = {name: None for name in points[0]}
-    engine = {k: parse_value(v) for item in args.set for k, v in _pairs(item).items()}
-    ml = ml_grid(*(float(x) for x in args.ml.split(":"))) if args.ml else None
-    res = grid_sweeps(load_galaxy(), free, kind=args.design, n=args.points, seed=args.seed,
-                      points=points or None, config=args.config, out_dir=args.out, ml=ml,
-                      scheduler=args.scheduler, n_workers=args.workers,
-                      connect_timeout=args.connect_timeout, progress=not args.no_progress,
-                      **engine)
+    engine: dict[str, Any] = {}
+    for text in args.set:
+        for k, v in _pairs("--set", text).items():
+            try:
+                engine.update(engine_settings({k: parse_value(v)}))
+            except (GridError, ValueError) as exc:
+                raise ValueError(f"--set {text}: {exc}") from None
+    ml = None
+    if args.ml:
+        try:
+            ml = ml_grid(*_numbers(args.ml, 3, f"--ml {args.ml}: expected START:STOP:STEP, "
+                                   "three numbers"))
+        except ValueError as exc:
+            raise ValueError(str(exc) if str(exc).startswith("--ml") else
+                             f"--ml {args.ml}: {exc}") from None
+    address = address_of(args.scheduler)
+    if address:
+        check_scheduler(address, args.connect_timeout)
+    return {"free": free, "points": points or None, "engine": engine, "ml": ml,
+            "scheduler": address}
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from orbitnet.data.galaxy import load_galaxy
+    from orbitnet.fit.grids import grid_sweeps
+
+    req = grid_request(args)
+    res = grid_sweeps(load_galaxy(), req["free"], kind=args.design, n=args.points,
+                      seed=args.seed, points=req["points"], config=args.config,
+                      out_dir=args.out, ml=req["ml"], scheduler=req["scheduler"],
+                      n_workers=args.workers, connect_timeout=args.connect_timeout,
+                      progress=not args.no_progress, **req["engine"])
     d = res.to_dict()
     for p, best, s in zip(d["points"], d.get("ml_best", []), res.summaries, strict=False):
         print(f"{p}  ml_best {best}  library {s['key']} "

@@ -83,6 +83,21 @@ def check_prerequisites(chapter_id: str, params: Mapping[str, Any]) -> None:
                            "these are missing:\n  " + "\n  ".join(missing))
 
 
+def check_scheduler_env(what: str) -> None:
+    """A ``DASK_SCHEDULER_ADDRESS`` in the environment (which the chapters' grids would use)
+    must answer as a Dask scheduler now, within 10 s, not at a chapter's last cell: a
+    `ChapterError` naming the address otherwise."""
+    from orbitnet.orblib.cluster import SCHEDULER_ENV, GridError, check_scheduler
+
+    address = os.environ.get(SCHEDULER_ENV)
+    if not address:
+        return
+    try:
+        check_scheduler(address)
+    except GridError as exc:
+        raise ChapterError(f"{what}: {exc}") from None
+
+
 def _tag_hidden(output: Path) -> None:
     import nbformat
 
@@ -134,6 +149,7 @@ def run_chapter(chapter_id: str, profile: str = "full",
     check_prerequisites(chapter_id, params)
     params["profile"] = profile
     check_output(f"chapter {chapter_id}")
+    check_scheduler_env(chapter_id)
     try:
         with execution.run_lock(f"chapter {chapter_id}"):
             return _run_locked(chapter_id, source, profile, params, progress, log, force)
@@ -266,6 +282,7 @@ def run_book(profile: str = "full", build: bool = True, log=print,
 
     n = book_jobs(profile, jobs)
     check_output(f"book ({profile})")
+    check_scheduler_env("book")
     try:
         with execution.run_lock(f"book ({profile})"):
             t0, started = time.perf_counter(), time.time()

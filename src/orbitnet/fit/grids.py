@@ -25,7 +25,7 @@ from orbitnet.fit.gh import gh_per_orbit
 from orbitnet.fit.solver import N_GH, WeightProblem, kin_column, observed_targets
 from orbitnet.fit.sweep import check_ml_grid, ml_grid, run_sweep
 from orbitnet.orblib.engine import EngineConfig
-from orbitnet.orblib.grid import GridError, GridResult, design, run_grid
+from orbitnet.orblib.grid import GridError, GridResult, design, engine_settings, run_grid
 from orbitnet.orblib.library import OrbitLibrary
 from orbitnet.orblib.params import ParameterSpace
 from orbitnet.store.artifacts import read_artifact
@@ -139,6 +139,7 @@ def grid_sweeps(galaxy: Galaxy, free: Mapping[str, tuple[float, float] | None],
 
     if kind == "list" and not points:
         raise GridError("empty design: a list design needs points (--point NAME=V,...)")
+    engine = engine_settings(engine)
     space = ParameterSpace.from_config(config).free_over(free)
     pts = design(space, kind, n=n, seed=seed, points=points)
     base = EngineConfig.from_constants(galaxy.constants, **engine)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import logging
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +35,12 @@ from typing import Any
 
 import numpy as np
 
+from orbitnet.orblib.cluster import (
+    GridError,
+    connect,
+    quiet_cancel_bug,
+    quiet_lost_scheduler,
+)
 from orbitnet.orblib.engine import EngineConfig, build_library, load_library, save_library
 from orbitnet.orblib.engine.inputs import EngineInputs
 from orbitnet.orblib.library import OrbitLibrary
@@ -42,14 +48,10 @@ from orbitnet.orblib.params import ParameterError, ParameterSpace
 from orbitnet.store.artifacts import write_artifact, write_text_atomic
 from orbitnet.store.code import code_version
 from orbitnet.store.fingerprint import canonical_json, file_sha256, jsonable
+from orbitnet.store.locks import lock_file, locked
 
 DESIGNS = ("regular", "sobol", "lhs", "list")
-SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 ENGINE_DIR = Path(__file__).parent / "engine"
-
-
-class GridError(RuntimeError):
-    """A grid cannot be designed or run (empty design, unreachable scheduler, failed point)."""
 
 
 # ------------------------------------------------------------------------------ designs
@@ -97,6 +99,41 @@ def design(space: ParameterSpace, kind: str = "regular", n: int | Mapping[str, i
             space.check(p)
         except ParameterError as exc:
             raise ParameterError(f"design point {p}: {exc}") from exc
+    return out
+
+
+def engine_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Engine settings for every library of a grid, checked before any work: each names an
+    :class:`EngineConfig` field and has its kind (a whole number >= 1 where the default is
+    one, ``seed`` >= 0; a finite number where it is a float; text where it is text), and the
+    configuration's own checks pass. A :class:`GridError` names the first that does not."""
+    from dataclasses import fields
+
+    defaults = EngineConfig()
+    known = {f.name: getattr(defaults, f.name) for f in fields(EngineConfig)}
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in known:
+            raise GridError(f"the engine has no setting {name!r}; its settings: "
+                            + ", ".join(sorted(known)))
+        default, number = known[name], not isinstance(value, bool)
+        if isinstance(default, int) and not isinstance(default, bool):
+            if not (number and isinstance(value, int)):
+                raise GridError(f"{name} is a whole number (int), got {value!r}")
+            low = 0 if name == "seed" else 1
+            if value < low:
+                raise GridError(f"{name} must be >= {low}, got {value}")
+        elif isinstance(default, float):
+            if not (number and isinstance(value, (int, float)) and math.isfinite(value)):
+                raise GridError(f"{name} is a finite number (float), got {value!r}")
+            value = float(value)
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise GridError(f"{name} is text (str), got {value!r}")
+        out[name] = value
+    try:
+        replace(defaults, **out)  # the configuration's own checks
+    except (TypeError, ValueError) as exc:
+        raise GridError(str(exc)) from None
     return out
 
 
@@ -198,7 +235,8 @@ def build_point(task: PointTask) -> dict[str, Any]:
     out: dict[str, Any] = {"index": task.index, "point": task.point, "key": task.key,
                            "library": str(task.library_path), "worker_pid": os.getpid()}
     lib = None
-    with threadpool_limits(1):
+    with threadpool_limits(1), locked(lock_file(task.library_path),
+                                      what=f"building {task.library_path.name}"):
         meta = trusted(task.library_path, task.fingerprint)
         if meta is None:
             lib = build_library(task.config, inputs=task.inputs, n_threads=1, progress=False)
@@ -246,88 +284,6 @@ def warm_up(inputs: EngineInputs) -> float:
                   inputs=inputs, n_threads=1, progress=False)
     return time.perf_counter() - t0
 
-
-
-class CancelBugFilter(logging.Filter):
-    """Drops tornado's log of a known distributed bug: when Ctrl-C interrupts
-    ``distributed.utils.sync``, its cancel callback fails with ``NameError: ... free variable
-    'future'`` inside the event loop. The run itself stops cleanly; only that log line, a
-    traceback that is not ours, would reach the user. Every other record passes."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not (isinstance(exc, NameError) and "'future'" in str(exc))
-
-
-class LostSchedulerFilter(logging.Filter):
-    """Drops a local worker's logs of a lost scheduler connection (``CommClosedError``,
-    ``StreamClosedError``, "Failed to communicate with scheduler during heartbeat").
-
-    Installed only in the worker processes of the grid's own ``LocalCluster``: they share our
-    stderr, and after Ctrl-C the scheduler can stop before a worker busy in a library does, so
-    the worker's next heartbeat logs a traceback about a shutdown that was asked for. A real
-    loss of a worker still reaches the grid as an error of its point."""
-
-    NAMES = ("CommClosedError", "StreamClosedError")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if exc is not None and type(exc).__name__ in self.NAMES:
-            return False
-        return "Failed to communicate with scheduler" not in record.getMessage()
-
-
-def _add_filter_once(target: logging.Filterer, kind: type[logging.Filter]) -> None:
-    if not any(isinstance(f, kind) for f in target.filters):
-        target.addFilter(kind())
-
-
-def quiet_lost_scheduler() -> int:
-    """Install :class:`LostSchedulerFilter` on this process's ``distributed`` log handlers
-    (run on each local worker); returns how many handlers carry it."""
-    handlers = logging.getLogger("distributed").handlers
-    for h in handlers:
-        _add_filter_once(h, LostSchedulerFilter)
-    return len(handlers)
-
-
-def _quiet_cancel_bug() -> None:
-    _add_filter_once(logging.getLogger("tornado.application"), CancelBugFilter)
-
-
-def default_workers() -> int:
-    """Usable cores (one single-threaded worker process each)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
-
-
-def connect(scheduler: str | None = None, n_workers: int | None = None,
-            timeout: float = 10.0):
-    """A ``distributed.Client``: to ``scheduler`` (or ``$DASK_SCHEDULER_ADDRESS``) when
-    given, else to a new ``LocalCluster`` of ``n_workers`` single-threaded processes.
-
-    Returns (client, cluster or None). An address that does not answer within ``timeout``
-    seconds is a :class:`GridError`.
-    """
-    import logging
-
-    from distributed import Client, LocalCluster
-
-    address = scheduler or os.environ.get(SCHEDULER_ENV) or None
-    if address:
-        try:
-            return Client(address, timeout=f"{timeout}s"), None
-        except (OSError, TimeoutError) as exc:
-            raise GridError(f"no Dask scheduler answered at {address!r} within {timeout:g} s "
-                            f"({type(exc).__name__}); start one with `dask scheduler` or "
-                            f"unset --scheduler / {SCHEDULER_ENV} for a local cluster"
-                            ) from exc
-    n = int(n_workers or default_workers())
-    if n < 1:
-        raise GridError(f"n_workers must be >= 1, got {n}")
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
-    return Client(cluster), cluster
 
 
 # ------------------------------------------------------------------------------- grid
@@ -404,7 +360,7 @@ def run_configs(points: Sequence[Mapping[str, float]], configs: Sequence[EngineC
     tasks = [PointTask(i, dict(p), c, inputs, dict(input_hashes), str(out_dir), analysis)
              for i, (p, c) in enumerate(zip(points, configs, strict=True))]
     t0 = time.perf_counter()
-    _quiet_cancel_bug()
+    quiet_cancel_bug()
     own = client is None
     cluster = None
     if own:
