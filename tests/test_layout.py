@@ -97,6 +97,10 @@ def test_every_module_lives_in_a_layer():
     assert stray == []
 
 
+def test_the_import_graph_has_no_cycle():
+    assert cycles(GRAPH) == []
+
+
 def upward(graph: dict[str, set[str]]) -> list[str]:
     """Every import of a module from a layer above its own."""
     return [f"{m} ({layer(m)}) imports {o} ({layer(o)})" for m, deps in sorted(graph.items())
