@@ -72,9 +72,9 @@ def test_mask_ablation_reuses_the_emulators_net(small_truth, tmp_path, monkeypat
     with_mask, without_mask = dcnn.mask_ablation(truth, problem, 1, recipe="fast",
                                                  loss="l1_err", ml_show=5.8, epochs=1,
                                                  progress=False)
-    ablation = paths.artifacts_dir() / "dcnn" / "ablation"
+    ablation = paths.dcnn_dir() / "ablation"
     assert [p.name for p in ablation.iterdir()] == ["h2_nomask_fast.h5"]
-    assert (paths.artifacts_dir() / "dcnn" / "fast" / "l1_err" / "h2.weights.h5").is_file()
+    assert (paths.emulator_dir(paths.GALAXY, "fast", "l1_err") / "h2.weights.h5").is_file()
     alone = dcnn.single_net_image(truth, problem, 1, mask=True, recipe="fast", ml_show=5.8,
                                   epochs=1, progress=False)
     np.testing.assert_allclose(with_mask["image"], alone["image"], rtol=1e-3, atol=1e-6)

@@ -36,7 +36,7 @@ def artifacts(tmp_path, monkeypatch):
 @pytest.fixture
 def default_run(galaxy, artifacts):
     """Chapter 2's cube of the default galaxy, where chapters 3-8 look for it."""
-    return make_cube(galaxy, ML, paths.artifacts_dir(cube.run_name(galaxy)) / cube.CUBE_FILE)
+    return make_cube(galaxy, ML, paths.cube_file(cube.run_name(galaxy)))
 
 
 # --- item 1: an explicit orblib_dir is never silently replaced ---------------------------
@@ -84,8 +84,8 @@ def test_a_run_on_other_data_keeps_its_own_folder_and_notices_edits(inputs_copy,
     gal = load_galaxy(inputs_copy)
     run = cube.run_name(gal)
     assert run.startswith(f"{paths.GALAXY}-") and run != paths.GALAXY
-    made = make_cube(gal, ML, paths.artifacts_dir(run) / cube.CUBE_FILE)
-    assert not (paths.artifacts_dir(paths.GALAXY) / cube.CUBE_FILE).exists()
+    made = make_cube(gal, ML, paths.cube_file(run))
+    assert not paths.cube_file(paths.GALAXY).exists()
     assert cube.open_inputs(run).cube.fingerprint == made.models.fingerprint
     # every V + 10 km/s: the cube no longer matches its inputs
     kin = Table.read(inputs_copy / "gauss_hermite_kins.ecsv", format="ascii.ecsv")

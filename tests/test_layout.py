@@ -123,6 +123,39 @@ def test_the_checks_find_a_planted_cycle_and_upward_import():
         "orbitnet.store.locks (base) imports orbitnet.data.galaxy (data)"]
 
 
+def _rooted_at_paths(node: ast.AST) -> bool:
+    """Whether an expression starts from the ``paths`` module (``paths.X``, ``paths.f()``)."""
+    while isinstance(node, (ast.Attribute, ast.Call, ast.BinOp)):
+        node = node.value if isinstance(node, ast.Attribute) else (
+            node.func if isinstance(node, ast.Call) else node.left)
+    return isinstance(node, ast.Name) and node.id == "paths"
+
+
+def paths_built_outside(modules: dict[str, Path]) -> list[str]:
+    """Where a module joins a folder of ``orbitnet.data.paths`` itself (``paths.X / name``,
+    ``paths.X.glob(...)``) instead of asking ``paths`` for the path."""
+    builders = {"glob", "rglob", "joinpath", "with_name", "with_suffix", "with_stem"}
+    out = []
+    for m, p in modules.items():
+        for n in ast.walk(ast.parse(p.read_text())):
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div) and _rooted_at_paths(
+                    n.left):
+                out.append(f"{m}:{n.lineno}")
+            elif (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                  and n.func.attr in builders and _rooted_at_paths(n.func.value)):
+                out.append(f"{m}:{n.lineno} .{n.func.attr}")
+    return sorted(set(out))  # a / b / c is one place
+
+
+def test_every_path_is_built_in_data_paths(tmp_path):
+    others = {m: p for m, p in MODULES.items() if m != "orbitnet.data.paths"}
+    assert paths_built_outside(others) == []
+    planted = tmp_path / "planted.py"  # the check itself finds both forms
+    planted.write_text("from orbitnet.data import paths\n"
+                       "a = paths.artifacts_dir('x') / 'grid'\nb = paths.RESULTS.glob('*')\n")
+    assert paths_built_outside({"planted": planted}) == ["planted:2", "planted:3 .glob"]
+
+
 def test_relative_imports_are_not_used_across_layers():
     rel = [str(p.relative_to(PKG)) for p in PKG.rglob("*.py")
            if any(isinstance(n, ast.ImportFrom) and n.level > 1

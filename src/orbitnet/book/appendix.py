@@ -108,7 +108,7 @@ def write_appendix(dest: Path | None = None) -> Path:
     """Write the appendix page (default ``book/chapters/reproducibility.md``)."""
     from orbitnet.store.artifacts import write_text_atomic
 
-    dest = Path(dest) if dest else paths.CHAPTERS_OUT / PAGE
+    dest = Path(dest) if dest else paths.book_page(PAGE)
     from orbitnet.book.record import load_book_record
 
     return write_text_atomic(dest, render(load_records(), book=load_book_record()))

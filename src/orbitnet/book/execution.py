@@ -25,7 +25,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -103,9 +102,9 @@ def sweep_leftovers() -> None:
     (``build/results/.staging-*``) and partly executed notebooks
     (``book/chapters/.<id>.running.ipynb``). Called with the run lock held, when no other
     run of this checkout can be using them."""
-    for d in paths.RESULTS.glob(".staging-*"):
+    for d in paths.staging_dirs():
         shutil.rmtree(d, ignore_errors=True)
-    for f in paths.CHAPTERS_OUT.glob(".*.running.ipynb"):
+    for f in paths.running_chapters():
         f.unlink(missing_ok=True)
     sweep_connection_files()
 
@@ -187,10 +186,9 @@ class ChapterKernelManager(AsyncKernelManager):
 @contextlib.contextmanager
 def chapter_environment(params: Mapping[str, Any]) -> Iterator[Path]:
     """Environment of a chapter run; yields the staging folder of its results JSON."""
-    paths.RESULTS.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=paths.RESULTS))
+    staging = paths.new_staging_dir()
     env = {"ORBITNET_ROOT": str(paths.ROOT), STAGING_ENV: str(staging),
-           NOTICES_ENV: str(staging / "notices.log"),
+           NOTICES_ENV: str(paths.notices_file(staging)),
            PARAMETERS_ENV: canonical_json(params)}
     defaults = {"MPLBACKEND": "module://matplotlib_inline.backend_inline",
                 "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -214,7 +212,7 @@ def commit_results(staging: Path) -> list[Path]:
     out = []
     for f in sorted(staging.glob("*.json")):
         json.loads(f.read_text())  # complete, or the run did not succeed
-        dest = paths.RESULTS / f.name
+        dest = paths.results_path(f.stem)
         os.replace(f, dest)
         out.append(dest)
     return out

@@ -32,7 +32,7 @@ STUB = ("# Generated from orbitnet/book/registry.py when the chapter runs; run b
 
 def source_path(chapter_id: str) -> Path:
     """``notebooks/<id>.md`` (not checked for existence)."""
-    return paths.NOTEBOOKS / f"{chapter_id}.md"
+    return paths.notebook_source(chapter_id)
 
 
 def read(path: Path | str) -> nbformat.NotebookNode:
@@ -106,7 +106,7 @@ def lint(sources: list[Path] | None = None, ruff_args: tuple[str, ...] = ()) -> 
     """
     from orbitnet.book.registry import chapter_ids
 
-    sources = sorted(paths.NOTEBOOKS.glob("*.md")) if sources is None else list(sources)
+    sources = paths.notebook_sources() if sources is None else list(sources)
     if not sources:
         raise FileNotFoundError(f"no notebooks (*.md) in {paths.NOTEBOOKS}")
     ruff = Path(sys.executable).parent / "ruff"
@@ -116,7 +116,7 @@ def lint(sources: list[Path] | None = None, ruff_args: tuple[str, ...] = ()) -> 
                                    Path(src).stem if Path(src).stem in ids else None))
                    for src in sources]
         cmd = [str(ruff) if ruff.exists() else "ruff", "check",
-               "--config", str(paths.ROOT / "pyproject.toml"), *ruff_args, *targets]
+               "--config", str(paths.PYPROJECT), *ruff_args, *targets]
         return subprocess.run(cmd, cwd=tmp).returncode
 
 

@@ -31,7 +31,7 @@ PACKAGES = ("numpy", "scipy", "h5py", "astropy", "matplotlib", "keras", "tensorf
 
 def book_record_path() -> Path:
     """``build/book.run.json``: profile, chapters at a time and wall time of the last book run."""
-    return paths.BUILD / "book.run.json"
+    return paths.book_record()
 
 
 def write_book_record(profile: str, jobs: int, chapters: list[str], started: float,
@@ -53,7 +53,7 @@ def load_book_record() -> dict[str, Any] | None:
 
 def run_record_path(chapter_id: str) -> Path:
     """``build/results/<chapter>.run.json``."""
-    return paths.RESULTS / f"{chapter_id}.run.json"
+    return paths.run_record(chapter_id)
 
 
 def _children_cpu() -> float:

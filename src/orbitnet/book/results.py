@@ -19,7 +19,7 @@ PARAMETERS_ENV = "ORBITNET_PARAMETERS"  # the running chapter's parameters (JSON
 
 def _results_file(chapter: str) -> Path:
     staging = os.environ.get(STAGING_ENV)
-    return Path(staging) / f"{chapter}.json" if staging else paths.results_path(chapter)
+    return paths.staged_results(staging, chapter) if staging else paths.results_path(chapter)
 
 
 def write_results(chapter: str, data: Mapping[str, Any]) -> dict[str, Any]:

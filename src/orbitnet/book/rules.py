@@ -112,7 +112,7 @@ def inputs(galaxy: str = "galaxy", data_dir: str | None = None) -> Rule:
             return None
         if given:
             return f"parameter {data_dir} = {folder!r} lacks {', '.join(missing)}"
-        known = sorted(p.parent.name for p in paths.DATA.glob("*/inputs") if p.is_dir())
+        known = paths.known_galaxies()
         if v[galaxy] == paths.GALAXY:
             return f"{folder} lacks {', '.join(missing)}: run `make data` first"
         if not Path(folder).is_dir():
@@ -127,7 +127,7 @@ def stored_ml(galaxy: str) -> Any:
     (or it cannot be read: the chapter then reports it)."""
     from orbitnet.data import paths
 
-    path = paths.artifacts_dir(galaxy) / "orbit_models.h5"
+    path = paths.cube_file(galaxy)
     if not path.is_file():
         return None
     try:

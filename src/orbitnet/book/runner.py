@@ -66,7 +66,7 @@ def missing_prerequisites(chapter_id: str, galaxy: str = paths.GALAXY) -> list[s
     missing = []
     for req in requires(chapter_id):
         files = [paths.results_path(req)]
-        files += [paths.artifacts_dir(galaxy) / name for name in PRODUCES.get(req, ())]
+        files += [paths.artifact(galaxy, name) for name in PRODUCES.get(req, ())]
         missing += [f"{f} (run chapter {req} first: `orbitnet chapter {req}`)"
                     for f in files if not f.is_file()]
     return missing
@@ -181,9 +181,9 @@ def _run_locked(chapter_id: str, source, profile: str, params: dict[str, Any],
 
     paths.CHAPTERS_OUT.mkdir(parents=True, exist_ok=True)
     execution.sweep_connection_files()
-    final = paths.CHAPTERS_OUT / f"{chapter_id}.ipynb"
-    running = paths.CHAPTERS_OUT / f".{chapter_id}.running.ipynb"
-    failed = paths.CHAPTERS_OUT / f"{chapter_id}.failed.ipynb"
+    final = paths.executed_chapter(chapter_id)
+    running = paths.running_chapter(chapter_id)
+    failed = paths.failed_chapter(chapter_id)
     log(f"chapter {chapter_id} ({profile}): parameters {params}")
     t0, started = time.perf_counter(), time.time()
     executed = {}
@@ -197,7 +197,7 @@ def _run_locked(chapter_id: str, source, profile: str, params: dict[str, Any],
 
         try:
             with PeakMemory() as memory:
-                execution.execute(run, staging / "notices.log", chapter_id)
+                execution.execute(run, paths.notices_file(staging), chapter_id)
         except KeyboardInterrupt:
             running.unlink(missing_ok=True)
             raise
@@ -221,7 +221,7 @@ def _run_locked(chapter_id: str, source, profile: str, params: dict[str, Any],
 def missing_chapters() -> list[str]:
     """Chapters of the book that have no executed notebook in ``book/chapters/``."""
     return [ch.id for ch in registry.CHAPTERS
-            if not (paths.CHAPTERS_OUT / f"{ch.id}.ipynb").is_file()]
+            if not paths.executed_chapter(ch.id).is_file()]
 
 
 def build_book(log=print) -> Path:
@@ -255,7 +255,7 @@ def _build_locked(log) -> Path:
     proc = subprocess.run(cmd, cwd=paths.ROOT)
     if proc.returncode != 0:
         raise ChapterError(f"jupyter-book build failed (exit {proc.returncode})")
-    log(f"book: built in {time.perf_counter() - t0:.1f} s -> {paths.HTML / 'index.html'}")
+    log(f"book: built in {time.perf_counter() - t0:.1f} s -> {paths.html_index()}")
     return paths.HTML
 
 

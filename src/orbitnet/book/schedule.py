@@ -32,7 +32,7 @@ class ChapterFailed(RuntimeError):
 
 
 def logs_dir() -> Path:
-    return paths.BUILD / "logs"
+    return paths.logs_dir()
 
 
 def _term_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -83,7 +83,7 @@ def run_concurrently(profile: str, jobs: int, log: Callable[[str], None] = print
         while pending or running:
             while len(running) < jobs and (cid := next_ready(pending, done)):
                 pending.remove(cid)
-                log_file = logs_dir() / f"{cid}.log"
+                log_file = paths.log_file(cid)
                 out = open(log_file, "w")  # noqa: SIM115 - closed below
                 proc = subprocess.Popen(command(cid, profile), stdout=out,
                                         stderr=subprocess.STDOUT, env=env, cwd=paths.ROOT,

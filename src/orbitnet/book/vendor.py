@@ -36,11 +36,11 @@ class VendorError(RuntimeError):
 
 
 def mathjax_dir() -> Path:
-    return paths.BOOK / "_vendor" / "mathjax"
+    return paths.mathjax_dir()
 
 
 def licence_file() -> Path:
-    return paths.BOOK / "_vendor" / "MathJax-LICENSE"
+    return paths.mathjax_licence()
 
 
 def pip_download(requirement: str, folder: Path) -> Path:

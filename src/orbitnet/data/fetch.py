@@ -31,8 +31,7 @@ def manifest(galaxy: str = paths.GALAXY) -> dict:
 
 def shared_source(galaxy: str = paths.GALAXY) -> Path | None:
     """The shared data folder (``ORBITNET_SHARED`` or ``../shared``) when it exists."""
-    base = Path(os.environ.get("ORBITNET_SHARED", paths.SHARED))
-    src = base / "data" / galaxy
+    src = paths.shared_data(galaxy)
     return src if src.is_dir() else None
 
 
@@ -71,7 +70,7 @@ def fetch(galaxy: str = paths.GALAXY, dest: Path | None = None, source: Path | N
         return dest
     dl = man["download"]
     for name in INPUT_FILES:
-        target = dest / "inputs" / name
+        target = paths.inputs_of(dest, name)
         sha = dl["files"][name]
         if _verify(target, sha):
             continue
@@ -91,7 +90,7 @@ def fetch(galaxy: str = paths.GALAXY, dest: Path | None = None, source: Path | N
             tmp.unlink()
             raise DataError(f"{url} does not match its SHA-256 in the manifest")
         os.replace(tmp, target)
-    log(f"data: the {len(INPUT_FILES)} inputs in {dest / 'inputs'} verified "
+    log(f"data: the {len(INPUT_FILES)} inputs in {paths.inputs_of(dest)} verified "
         "(no DYNAMITE run: chapters use the embedded engine)")
     return dest
 
@@ -103,13 +102,12 @@ def check(galaxy: str = paths.GALAXY, dest: Path | None = None) -> list[str]:
     bad = []
     shared = {k: v for k, v in man["shared_files"].items()}
     for name in INPUT_FILES:
-        target = dest / "inputs" / name
-        ok = {shared.get(f"inputs/{name}"), man["download"]["files"][name]}
+        target = paths.inputs_of(dest, name)
+        ok = {shared.get(f"{paths.INPUTS}/{name}"), man["download"]["files"][name]}
         if not target.is_file() or file_sha256(target) not in ok:
             bad.append(str(target))
-    run = dest / "dynamite-3.0.0"
-    if run.exists():
+    if paths.dynamite_run_of(dest).exists():
         for rel, sha in shared.items():
-            if rel.startswith("dynamite-3.0.0/") and not _verify(dest / rel, sha):
+            if rel.startswith(f"{paths.DYNAMITE_RUN}/") and not _verify(dest / rel, sha):
                 bad.append(str(dest / rel))
     return bad

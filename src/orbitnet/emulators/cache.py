@@ -32,8 +32,7 @@ def cube_fingerprint(truth: Models) -> str:
 
 
 def emulator_dir(galaxy: str, recipe: str, loss: str, tag: str | None = None) -> Path:
-    d = paths.artifacts_dir(galaxy) / "dcnn" / recipe / loss
-    return d / tag if tag else d
+    return paths.emulator_dir(galaxy, recipe, loss, tag)
 
 
 def emulator_fingerprint(truth: Models, recipe, loss: str, train_idx: np.ndarray,

@@ -75,7 +75,7 @@ def train_or_load(out_dir: Path | str, images: np.ndarray, config: GANConfig, ml
 
 
 def gan_root(galaxy: str = paths.GALAXY) -> Path:
-    return paths.artifacts_dir(galaxy) / "gan"
+    return paths.gan_root(galaxy)
 
 
 def run_tag(config: GANConfig, train_idx: np.ndarray) -> str:
@@ -88,7 +88,7 @@ def run_tag(config: GANConfig, train_idx: np.ndarray) -> str:
 
 def gan_dir(variant: str, tag: str, coefficient: int, galaxy: str = paths.GALAXY) -> Path:
     """``build/artifacts/<galaxy>/gan/<variant>/<tag>/h<k>`` (``coefficient`` 0..3)."""
-    return gan_root(galaxy) / variant / tag / f"h{coefficient + 1}"
+    return paths.gan_dir(galaxy, variant, tag, coefficient)
 
 
 def _request(variant: str, truth: Models, base: GANConfig, k: int,

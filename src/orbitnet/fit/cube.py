@@ -40,7 +40,6 @@ from orbitnet.store.notices import notice
 SOURCES = ("auto", "dynamite", "engine")
 DYNAMITE_FILES = ("datfil/orblib.dat.bz2", "datfil/orblibbox.dat.bz2", "datfil/mass_qgrid.dat",
                   "datfil/mass_aper.dat", "infil/parameters_pot.in")
-CUBE_FILE = "orbit_models.h5"
 CHAPTER = "02_orbit_libraries"  # the chapter that makes the cube
 #: The modules that compute a cube from a library, and a DYNAMITE library from its files
 #: (with every orbitnet module they import): their code version is part of the fingerprints.
@@ -180,7 +179,7 @@ def _engine_library_path(galaxy: Galaxy, cfg, inputs: Mapping[str, str]) -> Path
     from dataclasses import asdict
 
     key = digest({"config": asdict(cfg), "inputs": inputs})  # code changes: same file
-    return paths.artifacts_dir(galaxy.name) / f"engine_library_{key[:12]}.h5"
+    return paths.engine_library_file(galaxy.name, key[:12])
 
 
 def engine_library_path(galaxy: Galaxy, **overrides) -> Path:
@@ -280,8 +279,8 @@ def orbit_models(galaxy: Galaxy, library: OrbitLibrary,
         raise ValueError(f"the orbit library has {library.n_bins} bins but the kinematics of "
                          f"{galaxy.name} have {galaxy.n_bins}")
     run = run_name(galaxy)
-    path = Path(path) if path else paths.artifacts_dir(run) / CUBE_FILE
-    if path.name == CUBE_FILE and run != galaxy.name:
+    path = Path(path) if path else paths.cube_file(run)
+    if path.name == paths.CUBE_FILE and run != galaxy.name:
         notice(f"data from {galaxy.source}: this run's artifacts are in "
                f"{path.parent} (later chapters: -p galaxy {run})")
     c = galaxy.constants
@@ -306,16 +305,13 @@ def orbit_models(galaxy: Galaxy, library: OrbitLibrary,
                 "weights": res.weights}
 
     data = cached(path, fp, None, compute, attrs=extra)
-    record_use("cube" if path.name == CUBE_FILE else path.stem, fp)
+    record_use("cube" if path.name == paths.CUBE_FILE else path.stem, fp)
     return _models_from(data, N_GH * galaxy.n_bins, path, read_attrs(path))
 
 
 def _rerun_hint(run: str) -> str:
     extra = "" if run == paths.GALAXY else f" -p galaxy {run} (with the data_dir it was made from)"
     return f"run chapter {CHAPTER} first (`orbitnet chapter {CHAPTER}{extra}`)"
-
-
-ENGINE_CUBE = "orbit_models_engine.h5"
 
 
 def source_of(models: Models) -> str:
@@ -333,7 +329,7 @@ def engine_cube_path(galaxy: str = paths.GALAXY) -> Path:
     when Chapter 2 ran with ``orbit_source engine``, else ``orbit_models_engine.h5`` (made
     beside DYNAMITE's cube with ``compare_engine``)."""
     folder = paths.artifacts_dir(galaxy)
-    primary, side = folder / CUBE_FILE, folder / ENGINE_CUBE
+    primary, side = paths.cube_file(galaxy), paths.engine_cube_file(galaxy)
     if primary.is_file() and source_of(read_models(primary)) == "engine":
         return primary
     if side.is_file():
@@ -404,7 +400,7 @@ def open_inputs(galaxy: str = paths.GALAXY, orbit_source: str = "auto",
     """
     from orbitnet.data.galaxy import load_galaxy
 
-    path = paths.artifacts_dir(galaxy) / CUBE_FILE
+    path = paths.cube_file(galaxy)
     truth = read_models(path)
     attrs = truth.attrs
     if "fingerprint" not in attrs or not attrs.get("data_dir"):

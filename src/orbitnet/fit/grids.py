@@ -143,7 +143,7 @@ def grid_sweeps(galaxy: Galaxy, free: Mapping[str, tuple[float, float] | None],
     space = ParameterSpace.from_config(config).free_over(free)
     pts = design(space, kind, n=n, seed=seed, points=points)
     base = EngineConfig.from_constants(galaxy.constants, **engine)
-    out = Path(out_dir) if out_dir is not None else paths.artifacts_dir(galaxy.name) / "grid"
+    out = Path(out_dir) if out_dir is not None else paths.grid_dir(galaxy.name)
     return run_grid(space, pts, base, from_galaxy(galaxy),
                     input_hashes(galaxy_input_files(galaxy)), out,
                     analysis=LibrarySweep.for_galaxy(galaxy, ml), scheduler=scheduler,

@@ -117,7 +117,7 @@ def point_results(galaxy: Galaxy, points: Sequence[Point], ml: Iterable[float],
     analysis = LibrarySweep.for_galaxy(galaxy, ml, ml_cube, solver="scipy")
     grid = run_configs([{"log_f": p.log_f, "q": p.q} for p in points], configs,
                        from_galaxy(galaxy), input_hashes(galaxy_input_files(galaxy)),
-                       paths.artifacts_dir(galaxy.name) / "lattice", analysis=analysis,
+                       paths.lattice_dir(galaxy.name), analysis=analysis,
                        scheduler=scheduler, n_workers=n_workers, progress=progress, desc=desc)
     out = []
     for p, s in zip(points, grid.summaries, strict=True):

@@ -52,7 +52,7 @@ class Parameter:
 
 def default_config() -> Path:
     """The NGC 6278 configuration in the galaxy's inputs folder."""
-    return paths.inputs_dir() / CONFIG_FILE
+    return paths.input_file(CONFIG_FILE)
 
 
 def _read_parameters(config: Path) -> dict[str, Parameter]:

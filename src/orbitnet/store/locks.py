@@ -38,7 +38,7 @@ def lock_file(path: Path | str) -> Path:
     artifacts only)."""
     where = str(Path(path).resolve())
     name = f"{hashlib.sha256(where.encode()).hexdigest()[:24]}-{Path(path).name}.lock"
-    return paths.lock_dir() / name
+    return paths.lock_path(name)
 
 
 def _safe_folder(folder: Path) -> None:

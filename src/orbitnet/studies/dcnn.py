@@ -29,8 +29,7 @@ def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0
     i_show = nearest_index(truth.ml, ml_show)
     params = {"recipe": rec.to_dict(), "coefficient": coefficient, "mask": mask,
               "ml_show": float(truth.ml[i_show])}
-    path = (paths.artifacts_dir(galaxy) / "dcnn" / "ablation"
-            / f"h{coefficient + 1}_{'mask' if mask else 'nomask'}_{rec.name}.h5")
+    path = paths.dcnn_ablation(galaxy, coefficient, mask, rec.name)
 
     def compute() -> dict[str, np.ndarray]:
         lo, hi = float(truth.ml[0]), float(truth.ml[-1])

@@ -136,7 +136,7 @@ def cgan_models(gans: Mapping[int, TrainedGAN], truth: Models, problem: WeightPr
         t_gen["generate_seconds"] = time.perf_counter() - t0
         return gh, sum(gans[k].seconds for k in ks), spread
 
-    path = gan_root(galaxy) / f"cgan_{gans[0].path.parent.name}_models.h5"
+    path = paths.gan_artifact(galaxy, f"cgan_{gans[0].path.parent.name}_models.h5")
     pred, result = evaluate(predict, truth, problem, path, params, inputs, ml_show=ml_show,
                             n_jobs=n_jobs, progress=progress, desc="cGAN weights",
                             per_coefficient=True)
@@ -159,7 +159,7 @@ def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray, recipe: 
     if emu is None:
         rec = get_recipe(recipe, epochs=epochs)
         fp = emulator_fingerprint(truth, rec, loss, np.arange(truth.ml.size), True)
-        found = gan_root(galaxy) / f"dcnn_{recipe}_{loss}_{fp.digest[:12]}"
+        found = paths.gan_artifact(galaxy, f"dcnn_{recipe}_{loss}_{fp.digest[:12]}")
         emu = train_or_load(truth, problem, recipe, loss, out_dir=found, progress=progress,
                             galaxy=galaxy, epochs=epochs, err=err)
         source = "trained for this chapter"
@@ -168,7 +168,7 @@ def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray, recipe: 
         source = f"stored by the DCNN chapter ({display_path(found)})"
     files = [found / n for n in emu.meta["weights"]]
     label = found.name if found.name.startswith("dcnn_") else f"dcnn_{recipe}_{loss}"
-    path = gan_root(galaxy) / f"{label}_models.h5"
+    path = paths.gan_artifact(galaxy, f"{label}_models.h5")
     params = {"ml": truth.ml, "ml_show": ml_show, "dir": found.name, "cube": truth.fingerprint}
 
     def predict() -> tuple[np.ndarray, float]:

@@ -52,7 +52,7 @@ def loss_study(truth: Models, problem: WeightProblem, recipes: Sequence[str],
         for loss in losses:
             emu = train_or_load(truth, problem, rec, loss, progress=progress, galaxy=galaxy,
                                 epochs=epochs)
-            path = paths.artifacts_dir(galaxy) / "dcnn" / f"predictions_{rec}_{loss}.h5"
+            path = paths.dcnn_predictions(galaxy, rec, loss)
             # the thesis recipe holds out the last 10 % of the grid: predicting there is an
             # extrapolation, which the thesis did silently and the book states
             with warnings.catch_warnings():
@@ -283,8 +283,7 @@ def engine_check(galaxy: Galaxy, losses: Sequence[str], recipe: str = "fast",
     for loss in losses:
         emu = train_or_load(engine, problem, recipe, loss, progress=progress,
                             galaxy=cube.run_name(galaxy), epochs=epochs, out_dir=folder[loss])
-        pred_path = (paths.artifacts_dir(cube.run_name(galaxy)) / "dcnn"
-                     / f"predictions_engine_{recipe}_{loss}.h5")
+        pred_path = paths.dcnn_predictions(cube.run_name(galaxy), f"engine_{recipe}", loss)
         pred, res = predict_and_judge(emu, engine, problem, pred_path, store_gh=False,
                                       ml_show=ml_show, progress=progress)
         out[loss] = {"ml_best": res["ml_best"], "ml_best_refined": res["ml_best_refined"],

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
 from orbitnet.fit.gh import gh_per_orbit
 from orbitnet.fit.kinematics import (
@@ -47,7 +48,7 @@ def dynamite_check(galaxy: Galaxy, library: OrbitLibrary, problem: WeightProblem
     Returns per quantity the residual statistics in units of the observational errors, or
     ``None`` when the run has no ``nn_kinem.out``.
     """
-    path = Path(run_dir) / f"ml{ml:.2f}" / "nn_kinem.out"
+    path = paths.dynamite_model_kinematics(run_dir, ml)
     if not path.is_file():
         return None
     k = galaxy.kinematics

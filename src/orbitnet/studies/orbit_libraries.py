@@ -11,7 +11,6 @@ import numpy as np
 from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
 from orbitnet.fit.cube import (
-    ENGINE_CUBE,
     Models,
     engine_library,
     family_counts,
@@ -121,7 +120,7 @@ def engine_side(galaxy: Galaxy, orbit_models_: Models, library: OrbitLibrary, so
     if not enabled:
         return None, None
     lib, fp = engine_library(galaxy, progress=progress)
-    path = paths.artifacts_dir(run_name(galaxy)) / ENGINE_CUBE
+    path = paths.engine_cube_file(run_name(galaxy))
     cube = orbit_models(galaxy, lib, fp, ml=ml, n_jobs=n_jobs, progress=progress,
                         path=path, source="engine")
     return lib, cube

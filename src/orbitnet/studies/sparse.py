@@ -207,7 +207,7 @@ def run_one(truth: Models, problem: WeightProblem, method: str, k: int, offset: 
         best = grid_parabola(truth.ml[train], truth.kinchi2[train])
         return _record(truth, method, k, offset, seed, train, best, None,
                        time.perf_counter() - t0), None
-    path = paths.artifacts_dir(galaxy) / "sparse" / f"{method}_k{k}_o{offset}_seed{seed}.h5"
+    path = paths.sparse_prediction(galaxy, method, k, offset, seed)
     params = {"method": method, "train_ml": truth.ml[train], "seed": int(seed),
               "cube": cube_fingerprint(truth), "recipe": _recipe_dict(method),
               "gradient_steps": int(gradient_steps) if method in DCNN_RECIPES else None}
