@@ -29,16 +29,16 @@ def main():
 
     a = json.loads(sys.argv[1])
     opened = cube.open_inputs()
-    truth, problem = opened.cube, opened.problem
+    orbit_models, problem = opened.orbit_models, opened.problem
     tmp = Path(tempfile.mkdtemp())
-    jobs = [replace(sparse.network_job("dcnn", truth.ml.size, a["k"], o, 0, a["steps"]),
+    jobs = [replace(sparse.network_job("dcnn", orbit_models.ml.size, a["k"], o, 0, a["steps"]),
                     out_dir=tmp / f"o{o}") for o in range(a["networks"])]
     t0 = time.perf_counter()
     if a["mode"] == "kernel":
         for j in jobs:
-            train_or_load(truth, problem, progress=False, **j.kwargs())
+            train_or_load(orbit_models, problem, progress=False, **j.kwargs())
     else:
-        train_in_processes(truth, problem, jobs, n_jobs=2, progress=False)
+        train_in_processes(orbit_models, problem, jobs, n_jobs=2, progress=False)
     mb = lambda who: resource.getrusage(who).ru_maxrss / 1024
     print(json.dumps({"mode": a["mode"], "wall_s": time.perf_counter() - t0,
                       "peak_self_mb": mb(resource.RUSAGE_SELF),

@@ -52,14 +52,14 @@ def main() -> None:
     if args.gradient_steps:
         prof["gradient_steps"] = args.gradient_steps
     gal = load_galaxy()
-    truth = cube.read_models(paths.artifacts_dir() / "orbit_models.h5")
-    library, _, _, _ = cube.load_library(cube.source_of(truth), None, gal, progress=False)
+    orbit_models = cube.read_models(paths.artifacts_dir() / "orbit_models.h5")
+    library, _, _, _ = cube.load_library(cube.source_of(orbit_models), None, gal, progress=False)
     problem = cube.weight_problem(gal, library)
     print(f"profile {args.profile}: {prof}")
     print(f"load average before: {os.getloadavg()}, cores: {len(os.sched_getaffinity(0))}")
 
     t0 = time.perf_counter()
-    solve_many(problem, truth.gh[60:60 + args.solves], progress=False, warm=True)
+    solve_many(problem, orbit_models.gh[60:60 + args.solves], progress=False, warm=True)
     t_solve = (time.perf_counter() - t0) / args.solves
     print(f"weight solve (warm-started chunks, as in evaluate): {t_solve:.3f} s per model "
           f"({args.solves} models, all cores)")
@@ -67,7 +67,7 @@ def main() -> None:
     limits = sparse.offset_limits(prof["offsets"], prof["pca_offsets"],
                                   prof["network_offsets"])
     nets = dict.fromkeys(sparse.DCNN_RECIPES, prof["network_steps"])
-    todo = sparse.plan(truth.ml.size, prof["steps"], prof["methods"], prof["seeds"], limits,
+    todo = sparse.plan(orbit_models.ml.size, prof["steps"], prof["methods"], prof["seeds"], limits,
                        nets)
     estimate = {m: p["solves"] * t_solve for m, p in todo.items()}
 
@@ -76,11 +76,12 @@ def main() -> None:
 
         fits = 0.0
         for k in todo["pca_gp"]["steps"]:
-            train = subsets.every_kth(truth.ml.size, k, 0)
+            train = subsets.every_kth(orbit_models.ml.size, k, 0)
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                PCAGaussianProcess(err=gh_errors(problem)).fit(truth.ml[train], truth.gh[train])
+                PCAGaussianProcess(err=gh_errors(problem)).fit(orbit_models.ml[train],
+                                                               orbit_models.gh[train])
             dt = time.perf_counter() - t0
             n = len(sparse.method_offsets("pca_gp", k, limits))
             print(f"PCA+GP fit, k = {k} ({train.size} models): {dt:.1f} s; {n} offsets")
@@ -94,13 +95,13 @@ def main() -> None:
         from orbitnet.emulators.recipes import epochs_for_steps, get_recipe
 
         recipe = get_recipe(sparse.DCNN_RECIPES[method])
-        train = subsets.every_kth(truth.ml.size, 8, 3)
+        train = subsets.every_kth(orbit_models.ml.size, 8, 3)
         steps = prof["gradient_steps"]
         epochs = epochs_for_steps(recipe, train.size, steps)
         out = paths.artifacts_dir() / "bench" / f"{method}_{steps}"
         t0 = time.perf_counter()
-        emu = train_or_load(truth, problem, recipe.name, sparse.LOSS, out_dir=out,
-                            train_idx=train, val_idx=subsets.validation(truth.ml.size, 8, 3),
+        emu = train_or_load(orbit_models, problem, recipe.name, sparse.LOSS, out_dir=out,
+                            train_idx=train, val_idx=subsets.validation(orbit_models.ml.size, 8, 3),
                             epochs=epochs, progress=False)
         t_train = time.perf_counter() - t0
         per_epoch = train.size // recipe.batch_size + (train.size % recipe.batch_size > 0)
@@ -109,7 +110,7 @@ def main() -> None:
         t_step = float(np.median(rest)) / per_epoch
         overhead = float(np.sum(first) - 4 * np.median(rest))
         t0 = time.perf_counter()
-        emu.predict(truth.ml)
+        emu.predict(orbit_models.ml)
         t_pred = time.perf_counter() - t0
         print(f"{method}: {epochs} epochs x {per_epoch} steps; training {t_train:.0f} s "
               f"(4 nets), first epochs {np.sum(first):.1f} s, {t_step * 1e3:.0f} ms per step "

@@ -60,7 +60,7 @@ def small_cube(galaxy, tmp_path_factory):
 class MadeCube:
     """A real orbit-model cube (its fingerprint included) with what it was made from."""
 
-    models: object  # orbitnet.fit.cube.Models
+    models: object  # orbitnet.fit.cube.OrbitModels
     library: object  # the DYNAMITE reference library
     library_fp: object  # its orbitnet.store.fingerprint.Fingerprint
     problem: object  # the weight problem of that library
@@ -77,5 +77,6 @@ def make_cube(galaxy, ml, path: Path, n_jobs: int = 2) -> MadeCube:
     from orbitnet.fit import cube
 
     lib, fp = cube.load_dynamite_library(paths.dynamite_run_dir())
-    models = cube.orbit_models(galaxy, lib, fp, ml=ml, n_jobs=n_jobs, progress=False, path=path)
+    models = cube.build_orbit_models(galaxy, lib, fp, ml=ml, n_jobs=n_jobs, progress=False,
+                                     path=path)
     return MadeCube(models, lib, fp, cube.weight_problem(galaxy, lib), path)

@@ -250,11 +250,11 @@ def test_gans_train_in_worker_processes_then_load(tmp_path, monkeypatch):
     retrained in another worker process is identical."""
     from orbitnet.emulators import gan as gan_module
     from orbitnet.emulators import gan_cache as study
-    from orbitnet.fit.cube import Models
+    from orbitnet.fit.cube import OrbitModels
 
     y, ml = toy_images()
     gh = np.stack([y * (c + 1) for c in range(4)], axis=-1)
-    truth = Models(ml, gh, np.zeros(ml.size), np.zeros(ml.size), np.zeros((ml.size, 1)), 1)
+    truth = OrbitModels(ml, gh, np.zeros(ml.size), np.zeros(ml.size), np.zeros((ml.size, 1)), 1)
     monkeypatch.setattr(study.paths, "ARTIFACTS", tmp_path)
     jobs = [("gan", TINY, 1), ("cgan", TINY, 1)]
     idx = np.arange(ml.size)

@@ -299,25 +299,27 @@ def test_library_sweep_with_a_cube_matches_the_chapters_cube(galaxy, small_cube)
     from orbitnet.fit import cube
     from orbitnet.fit.grids import LibrarySweep
 
-    truth, _ = small_cube()
+    orbit_models, _ = small_cube()
     lib, _ = cube.load_dynamite_library(paths.dynamite_run_dir())
     out = {}
     for solver in ("warm", "scipy"):
-        an = LibrarySweep.for_galaxy(galaxy, truth.ml, ml_cube=truth.ml[[2, 9]], solver=solver)
+        an = LibrarySweep.for_galaxy(galaxy, orbit_models.ml, ml_cube=orbit_models.ml[[2, 9]],
+                                     solver=solver)
         data, summ = an(lib)
         out[solver] = data
-        np.testing.assert_allclose(data["kinchi2"], truth.kinchi2, rtol=1e-9)
-        np.testing.assert_allclose(data["gh"], truth.gh[[2, 9]], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(data["kinchi2"], orbit_models.kinchi2, rtol=1e-9)
+        np.testing.assert_allclose(data["gh"], orbit_models.gh[[2, 9]], rtol=1e-5, atol=1e-6)
         assert data["gh"].dtype == np.float32 and data["aperture_mass"].shape == (
             lib.n_orbits, lib.n_bins)
-        assert summ["cpu_seconds"] > 0 and summ["ml_best"] == truth.ml[np.argmin(truth.kinchi2)]
-        assert an.params()["ml_cube"] == list(truth.ml[[2, 9]])
-    assert LibrarySweep.for_galaxy(galaxy, truth.ml).params()["solver"] == "nnls_warm-2"
-    assert "ml_cube" not in LibrarySweep.for_galaxy(galaxy, truth.ml).params()
-    assert (LibrarySweep.for_galaxy(galaxy, truth.ml, solver="scipy").params()
-            != LibrarySweep.for_galaxy(galaxy, truth.ml).params())
+        best = orbit_models.ml[np.argmin(orbit_models.kinchi2)]
+        assert summ["cpu_seconds"] > 0 and summ["ml_best"] == best
+        assert an.params()["ml_cube"] == list(orbit_models.ml[[2, 9]])
+    assert LibrarySweep.for_galaxy(galaxy, orbit_models.ml).params()["solver"] == "nnls_warm-2"
+    assert "ml_cube" not in LibrarySweep.for_galaxy(galaxy, orbit_models.ml).params()
+    assert (LibrarySweep.for_galaxy(galaxy, orbit_models.ml, solver="scipy").params()
+            != LibrarySweep.for_galaxy(galaxy, orbit_models.ml).params())
     with pytest.raises(ValueError, match="solver must be 'warm' or 'scipy', got 'lsq'"):
-        LibrarySweep.for_galaxy(galaxy, truth.ml, solver="lsq")
+        LibrarySweep.for_galaxy(galaxy, orbit_models.ml, solver="lsq")
 
 
 # --- issue 22 #3: a wrong scheduler fails fast, in one line naming it ----------------------

@@ -64,11 +64,11 @@ def test_engine_with_an_orblib_dir_is_a_conflict():
 def test_open_inputs_gives_the_cube_its_data_and_its_library(default_run):
     reset_lineage()
     opened = cube.open_inputs(paths.GALAXY)
-    np.testing.assert_array_equal(opened.cube.kinchi2, default_run.models.kinchi2)
+    np.testing.assert_array_equal(opened.orbit_models.kinchi2, default_run.models.kinchi2)
     assert opened.source == "dynamite" and opened.library.n_orbits == 360
     assert opened.galaxy.source.resolve() == paths.inputs_dir().resolve()
     # the weight problem of that library: solving the cube's coefficients gives its χ²
-    res = opened.problem.solve(opened.cube.gh[1].astype(float))
+    res = opened.problem.solve(opened.orbit_models.gh[1].astype(float))
     assert res.kinchi2 == pytest.approx(default_run.models.kinchi2[1], rel=1e-6)
     assert opened.err.shape == (152, 4)
     assert lineage() == {"cube": default_run.models.fingerprint}
@@ -86,7 +86,7 @@ def test_a_run_on_other_data_keeps_its_own_folder_and_notices_edits(inputs_copy,
     assert run.startswith(f"{paths.GALAXY}-") and run != paths.GALAXY
     made = make_cube(gal, ML, paths.cube_file(run))
     assert not paths.cube_file(paths.GALAXY).exists()
-    assert cube.open_inputs(run).cube.fingerprint == made.models.fingerprint
+    assert cube.open_inputs(run).orbit_models.fingerprint == made.models.fingerprint
     # every V + 10 km/s: the cube no longer matches its inputs
     kin = Table.read(inputs_copy / "gauss_hermite_kins.ecsv", format="ascii.ecsv")
     kin["v"] += 10.0
@@ -99,7 +99,7 @@ def test_a_run_on_other_data_keeps_its_own_folder_and_notices_edits(inputs_copy,
 def test_cube_path_follows_the_data(galaxy, inputs_copy, artifacts, capfd):
     gal = load_galaxy(inputs_copy)
     lib, fp = cube.load_dynamite_library()
-    models = cube.orbit_models(gal, lib, fp, ml=[5.0, 6.0], n_jobs=1, progress=False)
+    models = cube.build_orbit_models(gal, lib, fp, ml=[5.0, 6.0], n_jobs=1, progress=False)
     assert models.path.parent.name == cube.run_name(gal) != paths.GALAXY
     assert f"later chapters: -p galaxy {cube.run_name(gal)}" in capfd.readouterr().err
     assert cube.run_name(galaxy) == paths.GALAXY
@@ -120,7 +120,7 @@ def test_a_changed_library_makes_the_cube_stale(default_run, tmp_path):
 def test_results_record_the_cube_they_came_from(default_run):
     reset_lineage()
     opened = cube.open_inputs(paths.GALAXY)
-    out = write_results("03_dcnn", {"n_models": int(opened.cube.ml.size)})
+    out = write_results("03_dcnn", {"n_models": int(opened.orbit_models.ml.size)})
     assert out["provenance"]["fingerprints"] == {"cube": default_run.models.fingerprint}
     on_disk = json.loads(paths.results_path("03_dcnn").read_text())
     assert on_disk["provenance"]["fingerprints"]["cube"] == default_run.models.fingerprint
@@ -171,10 +171,10 @@ def test_flipped_bytes_in_the_cube_are_not_used(default_run):
 def test_an_engine_cube_is_opened_with_its_engine_library(galaxy, artifacts):
     small = {"n_e": 2, "n_i2": 2, "n_i3": 2, "n_periods": 20, "n_samples": 4000, "n_cross": 40}
     lib, fp = cube.engine_library(galaxy, progress=False, n_threads=2, **small)
-    made = cube.orbit_models(galaxy, lib, fp, ml=[5.0, 6.0], n_jobs=1, progress=False,
-                             source="engine")
+    made = cube.build_orbit_models(galaxy, lib, fp, ml=[5.0, 6.0], n_jobs=1, progress=False,
+                                   source="engine")
     opened = cube.open_inputs(paths.GALAXY)
-    assert opened.source == "engine" and opened.cube.fingerprint == made.fingerprint
+    assert opened.source == "engine" and opened.orbit_models.fingerprint == made.fingerprint
     np.testing.assert_array_equal(opened.library.losvd, lib.losvd)  # read back, not rebuilt
     with pytest.raises(ValueError, match="made with the library of the engine"):
         cube.open_inputs(paths.GALAXY, orblib_dir=paths.dynamite_run_dir())

@@ -236,3 +236,20 @@ def test_one_class_per_name():
             if isinstance(node, ast.ClassDef):
                 seen.setdefault(node.name, []).append(m)
     assert {n: ms for n, ms in seen.items() if len(ms) > 1} == {}
+
+
+def test_the_orbit_model_cube_has_one_name():
+    """Every parameter or field that holds an ``OrbitModels`` cube is called ``orbit_models``
+    (``pred`` where it is a prediction of one)."""
+    odd = []
+    for m, p in MODULES.items():
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+                odd += [f"{m}.{node.name}({a.arg})" for a in args
+                        if a.annotation is not None and ast.unparse(a.annotation).strip("'\"")
+                        == "OrbitModels" and a.arg not in ("orbit_models", "pred")]
+            elif (isinstance(node, ast.AnnAssign) and ast.unparse(node.annotation) == "OrbitModels"
+                  and ast.unparse(node.target) != "orbit_models"):
+                odd.append(f"{m}: {ast.unparse(node.target)}")
+    assert odd == []

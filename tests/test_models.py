@@ -15,8 +15,8 @@ def small(galaxy, tmp_path_factory):
     lib = refdata.library()
     hashes = cube.dynamite_fingerprint(paths.dynamite_run_dir())
     path = tmp_path_factory.mktemp("models") / "orbit_models.h5"
-    out = cube.orbit_models(galaxy, lib, hashes, ml=[3.0, 5.0, 7.0], n_jobs=1,
-                              progress=False, path=path)
+    out = cube.build_orbit_models(galaxy, lib, hashes, ml=[3.0, 5.0, 7.0], n_jobs=1,
+                                  progress=False, path=path)
     return lib, hashes, path, out
 
 
@@ -38,13 +38,13 @@ def test_cube_matches_dynamite(small):
 def test_cached_until_parameters_change(galaxy, small):
     lib, hashes, path, out = small
     mtime = path.stat().st_mtime_ns
-    again = cube.orbit_models(galaxy, lib, hashes, ml=[3.0, 5.0, 7.0], n_jobs=1,
-                                progress=False, path=path)
+    again = cube.build_orbit_models(galaxy, lib, hashes, ml=[3.0, 5.0, 7.0], n_jobs=1,
+                                    progress=False, path=path)
     assert path.stat().st_mtime_ns == mtime
     np.testing.assert_array_equal(again.kinchi2, out.kinchi2)
     changed = replace(hashes, inputs={**hashes.inputs, "datfil/orblib.dat.bz2": "0" * 64})
-    cube.orbit_models(galaxy, lib, changed, ml=[3.0, 5.0, 7.0], n_jobs=1, progress=False,
-                        path=path)
+    cube.build_orbit_models(galaxy, lib, changed, ml=[3.0, 5.0, 7.0], n_jobs=1,
+                            progress=False, path=path)
     assert path.stat().st_mtime_ns != mtime
 
 
@@ -65,9 +65,9 @@ def test_predictions_are_solved_by_the_same_solver(galaxy, small, tmp_path):
 def test_bin_mismatch_and_bad_grid(galaxy, small):
     lib, hashes, _, _ = small
     with pytest.raises(ValueError, match="strictly increasing"):
-        cube.orbit_models(galaxy, lib, hashes, ml=[5.0, 4.0], progress=False)
+        cube.build_orbit_models(galaxy, lib, hashes, ml=[5.0, 4.0], progress=False)
     with pytest.raises(ValueError, match="empty"):
-        cube.orbit_models(galaxy, lib, hashes, ml=[], progress=False)
+        cube.build_orbit_models(galaxy, lib, hashes, ml=[], progress=False)
     with pytest.raises(ValueError, match="orbit_source"):
         cube.resolve_source("galpy")
     with pytest.raises(FileNotFoundError, match="02_orbit_libraries"):

@@ -12,22 +12,22 @@ def small(small_cube):
 
 
 def test_study_protocol_with_baselines(small, tmp_path, monkeypatch):
-    truth, problem = small
+    orbit_models, problem = small
     monkeypatch.setattr(sparse.paths, "ARTIFACTS", tmp_path)
-    study = sparse.run_study(truth, problem, steps=[1, 4], methods=["grid_parabola", "linear"],
-                             seeds=[0], offsets=3, pca_offsets=None, network_offsets=8,
-                             network_steps=None, gradient_steps=300, ml_show=5.0,
-                             progress=False, n_jobs=1)
+    study = sparse.run_study(orbit_models, problem, steps=[1, 4],
+                             methods=["grid_parabola", "linear"], seeds=[0], offsets=3,
+                             pca_offsets=None, network_offsets=8, network_steps=None,
+                             gradient_steps=300, ml_show=5.0, progress=False, n_jobs=1)
     # at most 3 evenly spread offsets per step
     assert study.settings["offsets"]["grid_parabola"] == {"1": [0], "4": [0, 1, 2]}
     assert study.settings["offsets"]["linear"] == {"1": [0], "4": [0, 1, 2]}
     assert len(study.runs) == 4 + 4
     for r in study.runs:
-        train = subsets.every_kth(truth.ml.size, r["k"], r["offset"])
+        train = subsets.every_kth(orbit_models.ml.size, r["k"], r["offset"])
         assert r["n_train"] == train.size
-        assert r["judged_ml"] == [truth.ml[train[0]], truth.ml[train[-1]]]
+        assert r["judged_ml"] == [orbit_models.ml[train[0]], orbit_models.ml[train[-1]]]
     full = next(r for r in study.runs if r["method"] == "linear" and r["k"] == 1)
-    assert full["ml_best"] == truth.fit.ml_best and full["heldout_residual"] is None
+    assert full["ml_best"] == orbit_models.fit.ml_best and full["heldout_residual"] is None
     out = sparse.summary(study)
     assert set(out["linear"]) == {"1", "4"}
     lin4 = out["linear"]["4"]
@@ -39,14 +39,14 @@ def test_study_protocol_with_baselines(small, tmp_path, monkeypatch):
         assert key in lin4
     assert out["grid_parabola"]["4"]["median_abs_heldout_residual_over_err"] is None
     assert out["smallest_k_90pct_1sigma"]["dcnn"] is None  # not run
-    assert out["truth"]["ml_best"] == truth.fit.ml_best
+    assert out["truth"]["ml_best"] == orbit_models.fit.ml_best
     assert out["protocol"]["plan"]["linear"]["solves"] == sum(
         subsets.heldout(subsets.every_kth(15, k, o)).size for k, o in [(1, 0), (4, 0), (4, 1),
                                                                           (4, 2)])
     assert len(sparse.table(out)) == 4
-    assert len(sparse.sets_table(truth, [1, 4])) == 2
+    assert len(sparse.sets_table(orbit_models, [1, 4])) == 2
     with pytest.raises(ValueError, match="unknown method"):
-        sparse.run_study(truth, problem, steps=[1], methods=["rescale"], seeds=[0],
+        sparse.run_study(orbit_models, problem, steps=[1], methods=["rescale"], seeds=[0],
                          offsets=None, pca_offsets=None, network_offsets=8, network_steps=None,
                          gradient_steps=300, ml_show=5.0)
 
@@ -74,17 +74,18 @@ def test_sparsest_k_needs_every_denser_step():
 
 @pytest.mark.slow
 def test_dcnn_trains_on_exactly_the_requested_set(small, tmp_path, monkeypatch):
-    truth, problem = small
+    orbit_models, problem = small
     monkeypatch.setattr(sparse.paths, "ARTIFACTS", tmp_path)
-    rec, pred = sparse.run_one(truth, problem, "dcnn", k=4, offset=1, seed=0, gradient_steps=2,
-                               ml_show=5.0, galaxy="g", progress=False, n_jobs=1)
-    train = subsets.every_kth(truth.ml.size, 4, 1)
+    rec, pred = sparse.run_one(orbit_models, problem, "dcnn", k=4, offset=1, seed=0,
+                               gradient_steps=2, ml_show=5.0, galaxy="g", progress=False, n_jobs=1)
+    train = subsets.every_kth(orbit_models.ml.size, 4, 1)
     emu = Emulator.load(tmp_path / "g" / "dcnn" / "fast" / "l1_err" / "sparse_k4_o1_seed0")
-    assert emu.meta["train_ml"] == truth.ml[train].tolist()  # nothing dropped for validation
-    assert emu.meta["val_ml"] == truth.ml[subsets.validation(truth.ml.size, 4, 1)].tolist()
+    assert emu.meta["train_ml"] == orbit_models.ml[train].tolist()  # nothing dropped for validation
+    val = subsets.validation(orbit_models.ml.size, 4, 1)
+    assert emu.meta["val_ml"] == orbit_models.ml[val].tolist()
     assert emu.meta["gradient_steps"] == 2 and emu.meta["recipe"]["validation_split"] == 0
     assert rec["n_train"] == train.size and rec["heldout_residual"] > 0
-    assert pred.ml.tolist() == truth.ml[subsets.judged_range(train)].tolist()
+    assert pred.ml.tolist() == orbit_models.ml[subsets.judged_range(train)].tolist()
 
 
 def test_map_comparisons_by_hand(galaxy):
@@ -117,27 +118,27 @@ def test_networks_train_in_worker_processes_reproducibly(small, tmp_path, monkey
 
     from orbitnet.emulators.cache import train_in_processes
 
-    truth, problem = small
+    orbit_models, problem = small
     monkeypatch.setattr(sparse.paths, "ARTIFACTS", tmp_path)
     kw = dict(steps=[4], methods=["dcnn"], seeds=[0], offsets=None, pca_offsets=None,
               network_offsets=2, network_steps=None, gradient_steps=3, ml_show=5.0,
               galaxy="g", progress=False, n_jobs=2)
-    study = sparse.run_study(truth, problem, **kw)
+    study = sparse.run_study(orbit_models, problem, **kw)
     assert study.settings["networks_trained_in_processes"] == {"dcnn": 2}
     assert [(r["k"], r["offset"]) for r in study.runs] == [(4, 0), (4, 2)]
-    again = sparse.run_study(truth, problem, **kw)
+    again = sparse.run_study(orbit_models, problem, **kw)
     assert again.settings["networks_trained_in_processes"] == {"dcnn": 0}  # all stored
-    jobs = [sparse.network_job("dcnn", truth.ml.size, 4, o, 0, 3, "g") for o in (0, 2)]
+    jobs = [sparse.network_job("dcnn", orbit_models.ml.size, 4, o, 0, 3, "g") for o in (0, 2)]
     first = [Emulator.load(j.out_dir) for j in jobs]
-    assert train_in_processes(truth, problem, jobs[:1], progress=False) == 0  # stored
+    assert train_in_processes(orbit_models, problem, jobs[:1], progress=False) == 0  # stored
     for j in jobs:
         (j.out_dir / "fingerprint.json").unlink()
-    assert train_in_processes(truth, problem, jobs[:1], n_jobs=1, progress=False) == 0  # one
+    assert train_in_processes(orbit_models, problem, jobs[:1], n_jobs=1, progress=False) == 0  # one
     # one process per network, one after the other: each retrains exactly as before
-    assert train_in_processes(truth, problem, jobs, n_jobs=1, per_process=1,
+    assert train_in_processes(orbit_models, problem, jobs, n_jobs=1, per_process=1,
                               progress=False) == 2
     for j, emu in zip(jobs, first, strict=True):
-        ml = truth.ml[list(j.train_idx)]
+        ml = orbit_models.ml[list(j.train_idx)]
         np.testing.assert_array_equal(emu.predict(ml), Emulator.load(j.out_dir).predict(ml))
     job = jobs[1]
-    assert first[1].meta["train_ml"] == truth.ml[list(job.train_idx)].tolist()
+    assert first[1].meta["train_ml"] == orbit_models.ml[list(job.train_idx)].tolist()

@@ -21,7 +21,7 @@ import numpy as np
 from orbitnet.data import paths
 from orbitnet.emulators import gan, workers
 from orbitnet.emulators.gan import GANConfig, TrainedGAN
-from orbitnet.fit.cube import Models
+from orbitnet.fit.cube import OrbitModels
 from orbitnet.fit.gh import GH_NAMES
 from orbitnet.store.fingerprint import Fingerprint, canonical_json, fingerprint
 from orbitnet.store.folders import cached_dir, dir_staleness
@@ -91,7 +91,7 @@ def gan_dir(variant: str, tag: str, coefficient: int, galaxy: str = paths.GALAXY
     return paths.gan_dir(galaxy, variant, tag, coefficient)
 
 
-def _request(variant: str, truth: Models, base: GANConfig, k: int,
+def _request(variant: str, orbit_models: OrbitModels, base: GANConfig, k: int,
              inputs: Mapping[str, str] | None, idx: np.ndarray, galaxy: str
              ) -> dict[str, Any]:
     """The arguments of :func:`train_or_load` for coefficient ``k`` (0..3) of ``variant``
@@ -100,21 +100,22 @@ def _request(variant: str, truth: Models, base: GANConfig, k: int,
         raise ValueError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
     cfg = replace(base, **VARIANTS[variant])
     return {"out_dir": gan_dir(variant, run_tag(cfg, idx), k, galaxy),
-            "images": truth.gh[idx, ..., k], "config": cfg, "ml": truth.ml[idx],
+            "images": orbit_models.gh[idx, ..., k], "config": cfg, "ml": orbit_models.ml[idx],
             "params": {"coefficient": int(k), "models": idx.tolist()}, "inputs": inputs,
-            "upstream": {"cube": truth.fingerprint},
+            "upstream": {"cube": orbit_models.fingerprint},
             "desc": f"{variant} {GH_NAMES[k]} seed {cfg.seed}"}
 
 
-def train_variant(variant: str, truth: Models, base: GANConfig, coefficients: Iterable[int],
+def train_variant(variant: str, orbit_models: OrbitModels, base: GANConfig,
+                  coefficients: Iterable[int],
                   inputs: Mapping[str, str] | None = None, train_idx: np.ndarray | None = None,
                   galaxy: str = paths.GALAXY, progress: bool = True) -> dict[int, TrainedGAN]:
     """One GAN per coefficient (0..3) of ``variant``, read back when already trained.
 
     Each GAN's fingerprint holds the cube's; ``inputs`` (file hashes) are added when given.
     """
-    idx = np.arange(truth.ml.size) if train_idx is None else np.asarray(train_idx)
-    return {k: train_or_load(progress=progress, **_request(variant, truth, base, k, inputs,
+    idx = np.arange(orbit_models.ml.size) if train_idx is None else np.asarray(train_idx)
+    return {k: train_or_load(progress=progress, **_request(variant, orbit_models, base, k, inputs,
                                                            idx, galaxy))
             for k in coefficients}
 
@@ -125,7 +126,7 @@ def _train_one(job: tuple[str, GANConfig, int, Path]) -> None:
     train_or_load(progress=False, **{**req, "out_dir": job[3]})
 
 
-def train_in_processes(truth: Models, jobs: Sequence[tuple[str, GANConfig, int]],
+def train_in_processes(orbit_models: OrbitModels, jobs: Sequence[tuple[str, GANConfig, int]],
                        inputs: Mapping[str, str] | None, train_idx: np.ndarray,
                        galaxy: str = paths.GALAXY, n_jobs: int | None = None,
                        per_process: int = 8, progress: bool = True, min_gans: int = 2) -> int:
@@ -137,13 +138,13 @@ def train_in_processes(truth: Models, jobs: Sequence[tuple[str, GANConfig, int]]
     idx = np.asarray(train_idx)
     todo = []
     for v, cfg, k in jobs:
-        req = _request(v, truth, cfg, k, inputs, idx, galaxy)
+        req = _request(v, orbit_models, cfg, k, inputs, idx, galaxy)
         if not is_stored(req["out_dir"], req["images"], req["config"], req["params"], inputs,
                          req["upstream"]):
             todo.append((v, cfg, k, req["out_dir"]))
     if not workers.worth_processes(len(todo), min_gans):
         return 0
-    workers.run_in_processes(_train_one, todo, {"truth": truth, "inputs": inputs,
+    workers.run_in_processes(_train_one, todo, {"truth": orbit_models, "inputs": inputs,
                                                 "train_idx": idx, "galaxy": galaxy},
                              n_jobs, per_process, progress, desc="GANs",
                              name=lambda j: f"{j[0]} {GH_NAMES[j[2]]} seed {j[1].seed}")

@@ -9,7 +9,7 @@ import numpy as np
 
 from orbitnet.emulators.gan import TrainedGAN
 from orbitnet.figures.style import image_limit, plot_delta_chi2
-from orbitnet.fit.cube import Models
+from orbitnet.fit.cube import OrbitModels
 from orbitnet.fit.gh import GH_NAMES
 from orbitnet.fit.sweep import nearest_index
 from orbitnet.studies.gan import nearest_residual
@@ -35,7 +35,7 @@ def plot_loss_density(histories: Mapping[str, Sequence[Mapping[str, list[float]]
     return fig
 
 
-def plot_samples(gans: Mapping[int, TrainedGAN], truth: Models, train_idx: np.ndarray,
+def plot_samples(gans: Mapping[int, TrainedGAN], orbit_models: OrbitModels, train_idx: np.ndarray,
                  err: np.ndarray, n_show: int = 3, seed: int = 0, n_tube: int | None = None,
                  title: str = "") -> plt.Figure:
     """Thesis Fig. 5.2: per coefficient (rows), ``n_show`` generated images and, last, the
@@ -45,7 +45,7 @@ def plot_samples(gans: Mapping[int, TrainedGAN], truth: Models, train_idx: np.nd
                              sharex=True, sharey=True, squeeze=False, constrained_layout=True)
     for r, k in enumerate(ks):
         samples = gans[k].generate(n_show, seed=seed)
-        imgs = truth.gh[train_idx, ..., k]
+        imgs = orbit_models.gh[train_idx, ..., k]
         _, nearest = nearest_residual(samples[:1], imgs, err[:, k])
         panels = [*samples, imgs[nearest[0]]]
         lim = image_limit(np.stack(panels))
@@ -58,7 +58,7 @@ def plot_samples(gans: Mapping[int, TrainedGAN], truth: Models, train_idx: np.nd
             if r == 0:
                 ax.set_title(f"generated {c + 1}" if c < n_show else "nearest training image")
             if c == n_show:
-                ax.text(0.98, 0.02, f"M/L {truth.ml[train_idx][nearest[0]]:.2f}", ha="right",
+                ax.text(0.98, 0.02, f"M/L {orbit_models.ml[train_idx][nearest[0]]:.2f}", ha="right",
                         va="bottom", transform=ax.transAxes, fontsize=8)
             if c == 0:
                 ax.set_ylabel(f"{GH_NAMES[k]}\norbit")
@@ -70,19 +70,19 @@ def plot_samples(gans: Mapping[int, TrainedGAN], truth: Models, train_idx: np.nd
     return fig
 
 
-def plot_cgan_images(pred: Models, truth: Models, err: np.ndarray, ml_show: float,
+def plot_cgan_images(pred: OrbitModels, orbit_models: OrbitModels, err: np.ndarray, ml_show: float,
                      n_tube: int | None = None) -> plt.Figure:
     """At ``ml_show``, per coefficient: the orbit model, the cGAN mean, their difference and
     the spread over noise draws, the last two in units of the solver error."""
-    i = nearest_index(truth.ml, ml_show)
+    i = nearest_index(orbit_models.ml, ml_show)
     mean, spread = pred.attrs["gh_show"], pred.attrs.get("spread_show")
     cols = ["orbit model", "cGAN mean", "(mean − model) / err", "spread / err"]
     fig, axes = plt.subplots(4, 4, figsize=(13, 9.5), sharex=True, sharey=True,
                              constrained_layout=True)
     for k in range(4):
-        lim = image_limit(truth.gh[i, ..., k])
-        diff = (mean[..., k] - truth.gh[i, ..., k]) / err[None, :, k]
-        panels = [(truth.gh[i, ..., k], lim, "RdBu_r"), (mean[..., k], lim, "RdBu_r"),
+        lim = image_limit(orbit_models.gh[i, ..., k])
+        diff = (mean[..., k] - orbit_models.gh[i, ..., k]) / err[None, :, k]
+        panels = [(orbit_models.gh[i, ..., k], lim, "RdBu_r"), (mean[..., k], lim, "RdBu_r"),
                   (diff, 3.0, "RdBu_r")]
         if spread is not None:
             panels.append((spread[..., k] / err[None, :, k], 3.0, "magma"))
@@ -99,18 +99,19 @@ def plot_cgan_images(pred: Models, truth: Models, err: np.ndarray, ml_show: floa
                 ax.set_ylabel(f"{GH_NAMES[k]}\norbit")
             if c >= 1:
                 fig.colorbar(im, ax=ax, shrink=0.85, pad=0.01)
-    fig.suptitle(f"M/L = {truth.ml[i]:.2f}")
+    fig.suptitle(f"M/L = {orbit_models.ml[i]:.2f}")
     return fig
 
 
-def plot_chi2_comparison(curves: Mapping[str, Models], truth: Models,
+def plot_chi2_comparison(curves: Mapping[str, OrbitModels], orbit_models: OrbitModels,
                          half_width: float = 1.5) -> plt.Figure:
     """kinchi2 over the whole grid (left) and Δχ² near the orbit models' best fit (right)."""
-    fit = truth.fit
+    fit = orbit_models.fit
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
     styles = {}
     for i, (name, m) in enumerate(curves.items()):
-        styles[name] = {"color": "k" if m is truth else f"C{i}", "lw": 2 if m is truth else 1.3}
+        own = m is orbit_models
+        styles[name] = {"color": "k" if own else f"C{i}", "lw": 2 if own else 1.3}
         axes[0].semilogy(m.ml, m.kinchi2, label=name, **styles[name])
     axes[0].set_xlabel("M/L")
     axes[0].set_ylabel("kinchi2")
@@ -119,7 +120,7 @@ def plot_chi2_comparison(curves: Mapping[str, Models], truth: Models,
     axes[1].set_xlim(fit.ml_best - half_width, fit.ml_best + half_width)  # before plotting
     plot_delta_chi2(axes[1], {name: (m.ml, m.kinchi2, styles[name])
                               for name, m in curves.items()},
-                    truth.n_kin, band=fit.ml_1sigma, ylim=6 * fit.levels[1])
+                    orbit_models.n_kin, band=fit.ml_1sigma, ylim=6 * fit.levels[1])
     axes[1].set_title(r"$\Delta\chi^2$ (to each curve's own minimum) near the models' best fit")
     return fig
 

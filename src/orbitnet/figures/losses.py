@@ -40,18 +40,18 @@ def plot_prediction_comparison(truth: np.ndarray, pred: np.ndarray, err: np.ndar
     return fig
 
 
-def plot_loss_curves(truth, preds: dict, zoom: float = 1.0) -> plt.Figure:
-    """Δχ² curves of predictions (``preds[recipe][loss]`` Models) against the orbit models."""
-    fit = truth.fit
+def plot_loss_curves(orbit_models, preds: dict, zoom: float = 1.0) -> plt.Figure:
+    """Δχ² curves of predictions (``preds[recipe][loss]``, OrbitModels) against the orbit models."""
+    fit = orbit_models.fit
     recipes = list(preds)
     fig, axes = plt.subplots(1, len(recipes), figsize=(6.5 * len(recipes), 4.3),
                              constrained_layout=True, squeeze=False)
     for ax, rec in zip(axes[0], recipes, strict=True):
-        curves = {"orbit models (= exact rescaling)": (truth.ml, truth.kinchi2,
+        curves = {"orbit models (= exact rescaling)": (orbit_models.ml, orbit_models.kinchi2,
                                                        {"color": "k", "lw": 2.5})}
         for loss, pred in preds[rec].items():
             curves[loss] = (pred.ml, pred.kinchi2)
-        plot_delta_chi2(ax, curves, truth.n_kin, band=fit.ml_1sigma, ylim=8 * fit.levels[1])
+        plot_delta_chi2(ax, curves, orbit_models.n_kin, band=fit.ml_1sigma, ylim=8 * fit.levels[1])
         ax.set_xlim(fit.ml_best - 2 * zoom, fit.ml_best + 2 * zoom)
         ax.set_title(f"{rec} recipe")
     return fig

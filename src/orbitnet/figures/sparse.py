@@ -74,8 +74,8 @@ def plot_sparse_curves(study, methods: Sequence[str] | None = None, offset: int 
                        seed: int | None = None) -> plt.Figure:
     """Δχ² curves of one offset per step, one panel per method (thesis Figs. 6.2–6.3); each
     curve spans its training set's M/L range."""
-    truth = study.truth
-    fit = truth.fit
+    orbit_models = study.orbit_models
+    fit = orbit_models.fit
     have = sorted({key[0] for key in study.preds}, key=list(SPARSE_STYLE).index)
     methods = [m for m in (methods or have) if m in have]
     cmap = plt.get_cmap("viridis")
@@ -87,12 +87,13 @@ def plot_sparse_curves(study, methods: Sequence[str] | None = None, offset: int 
         keys = sorted((key for key in study.preds if key[0] == method and key[2] == offset
                        and (seed is None or key[3] == seed)), key=lambda q: (q[1], q[3]))
         keys = list({key[1]: key for key in reversed(keys)}.values())[::-1]  # one per step
-        curves = {"orbit models": (truth.ml, truth.kinchi2, {"color": "k", "lw": 2.5})}
+        curves = {"orbit models": (orbit_models.ml, orbit_models.kinchi2,
+                                   {"color": "k", "lw": 2.5})}
         for i, key in enumerate(keys):
             pred = study.preds[key]
             curves[f"k = {key[1]}"] = (pred.ml, pred.kinchi2,
                                        {"color": cmap(i / max(len(keys) - 1, 1))})
-        plot_delta_chi2(ax, curves, truth.n_kin, band=fit.ml_1sigma, ylim=8 * fit.levels[1])
+        plot_delta_chi2(ax, curves, orbit_models.n_kin, band=fit.ml_1sigma, ylim=8 * fit.levels[1])
         ax.set_xlim(fit.ml_best - 2, fit.ml_best + 2)
         ax.set_title(f"{method}, offset {offset}")
     for ax in list(axes.flat)[len(methods):]:
@@ -103,15 +104,15 @@ def plot_sparse_curves(study, methods: Sequence[str] | None = None, offset: int 
 def plot_sparse_images(study, method: str = "dcnn", coefficient: int = 2, *,
                        ml_show: float, offset: int = 0) -> plt.Figure:
     """The predicted h_l image at ``ml_show`` for each step (thesis Fig. 6.1), one offset."""
-    truth = study.truth
+    orbit_models = study.orbit_models
     keys = sorted((key for key in study.preds if key[0] == method and key[2] == offset
                    and study.preds[key].attrs.get("gh_show") is not None),
                   key=lambda q: (q[1], q[3]))
     keys = list({key[1]: key for key in reversed(keys)}.values())[::-1]
-    i_show = nearest_index(truth.ml, ml_show)
-    imgs = [truth.gh[i_show, ..., coefficient]] + [
+    i_show = nearest_index(orbit_models.ml, ml_show)
+    imgs = [orbit_models.gh[i_show, ..., coefficient]] + [
         study.preds[key].attrs["gh_show"][..., coefficient] for key in keys]
-    titles = ["orbit model"] + [f"k = {key[1]} ({subset_size(truth, key[1], offset)} models)"
+    titles = ["orbit model"] + [f"k = {key[1]} ({subset_size(orbit_models, key[1], offset)} models)"
                                 for key in keys]
     lim = image_limit(imgs[0])
     ncols = 4
@@ -125,13 +126,13 @@ def plot_sparse_images(study, method: str = "dcnn", coefficient: int = 2, *,
     for ax in list(axes.flat)[len(imgs):]:
         ax.set_visible(False)
     fig.colorbar(im, ax=axes, shrink=0.6, format="%.0e")
-    fig.suptitle(f"{GH_NAMES[coefficient]} at M/L = {truth.ml[i_show]:.2f}, {method}, "
+    fig.suptitle(f"{GH_NAMES[coefficient]} at M/L = {orbit_models.ml[i_show]:.2f}, {method}, "
                  f"offset {offset}")
     return fig
 
 
-def subset_size(truth, k: int, offset: int) -> int:
-    """Number of models in the set (``k``, ``offset``) of ``truth``'s grid."""
+def subset_size(orbit_models, k: int, offset: int) -> int:
+    """Number of models in the set (``k``, ``offset``) of ``orbit_models``' grid."""
     from orbitnet.judge.subsets import every_kth
 
-    return int(every_kth(truth.ml.size, k, offset).size)
+    return int(every_kth(orbit_models.ml.size, k, offset).size)

@@ -1,6 +1,6 @@
 """Orbit models on an M/L grid: the cube every later chapter learns from and is judged by.
 
-``orbit_models`` turns a galaxy and an orbit library into the artifact
+``build_orbit_models`` turns a galaxy and an orbit library into the artifact
 ``build/artifacts/<run>/orbit_models.h5`` (``ml``, ``gh``, ``chi2``, ``kinchi2``,
 ``weights``), recomputed only when its fingerprint changes: grid, solver settings, input
 files, the library's fingerprint, or the sweep's code. ``<run>`` is the galaxy's name for its
@@ -48,8 +48,9 @@ DYNAMITE_CODE = ("orbitnet.orblib.dynamite",)
 
 
 @dataclass
-class Models:
-    """χ² curve and per-model arrays of an orbit-model grid or of a prediction."""
+class OrbitModels:
+    """The orbit-model cube: χ² curve and per-model arrays of an orbit-model grid, or of a
+    prediction of one. A variable or parameter holding the cube is called ``orbit_models``."""
 
     ml: np.ndarray
     gh: np.ndarray
@@ -234,9 +235,9 @@ def weight_problem(galaxy: Galaxy, library: OrbitLibrary) -> WeightProblem:
                          lum_intr_rel_err=c.lum_intr_rel_err, sb_proj_rel_err=c.sb_proj_rel_err)
 
 
-def _models_from(data: dict, n_kin: int, path: Path, attrs: dict) -> Models:
-    return Models(ml=data["ml"], gh=data["gh"], chi2=data["chi2"], kinchi2=data["kinchi2"],
-                  weights=data["weights"], n_kin=n_kin, path=path, attrs=attrs)
+def _models_from(data: dict, n_kin: int, path: Path, attrs: dict) -> OrbitModels:
+    return OrbitModels(ml=data["ml"], gh=data["gh"], chi2=data["chi2"], kinchi2=data["kinchi2"],
+                       weights=data["weights"], n_kin=n_kin, path=path, attrs=attrs)
 
 
 def run_name(galaxy: Galaxy) -> str:
@@ -264,11 +265,11 @@ def cube_fingerprint(galaxy: Galaxy, library_fp: Fingerprint | Mapping[str, str]
                        upstream={"library": library_fp}, code=CUBE_CODE)
 
 
-def orbit_models(galaxy: Galaxy, library: OrbitLibrary,
-                 library_fp: Fingerprint | Mapping[str, str],
-                 ml: np.ndarray | None = None, n_jobs: int | None = None,
-                 progress: bool = True, path: Path | None = None,
-                 source: str = "dynamite") -> Models:
+def build_orbit_models(galaxy: Galaxy, library: OrbitLibrary,
+                       library_fp: Fingerprint | Mapping[str, str],
+                       ml: np.ndarray | None = None, n_jobs: int | None = None,
+                       progress: bool = True, path: Path | None = None,
+                       source: str = "dynamite") -> OrbitModels:
     """Project and solve every M/L of ``ml`` (default: the thesis' grid), cached on disk.
 
     The cube lives in ``build/artifacts/<run>/orbit_models.h5`` (:func:`run_name`) and
@@ -314,13 +315,13 @@ def _rerun_hint(run: str) -> str:
     return f"run chapter {CHAPTER} first (`orbitnet chapter {CHAPTER}{extra}`)"
 
 
-def source_of(models: Models) -> str:
+def source_of(orbit_models: OrbitModels) -> str:
     """The orbit source (``"dynamite"`` or ``"engine"``) a cube was computed from."""
-    text = models.attrs.get("fingerprint") or ""
+    text = orbit_models.attrs.get("fingerprint") or ""
     source = Fingerprint.from_json(text).params.get("source") if text else None
     if source not in SOURCES:
-        raise ValueError(f"{models.path} does not record its orbit source: "
-                         f"{_rerun_hint(Path(models.path).parent.name)}")
+        raise ValueError(f"{orbit_models.path} does not record its orbit source: "
+                         f"{_rerun_hint(Path(orbit_models.path).parent.name)}")
     return source
 
 
@@ -338,7 +339,7 @@ def engine_cube_path(galaxy: str = paths.GALAXY) -> Path:
                             "true` (beside DYNAMITE) or `-p orbit_source engine`")
 
 
-def read_models(path: Path | str) -> Models:
+def read_models(path: Path | str) -> OrbitModels:
     """Load an ``orbit_models``/``predictions`` artifact, its checksums verified.
 
     A missing, truncated or corrupt file is an error naming it and the chapter that makes it.
@@ -362,7 +363,7 @@ class ChapterInputs:
     weight problem of that library (see :func:`open_inputs`)."""
 
     galaxy: Galaxy
-    cube: Models
+    orbit_models: OrbitModels
     library: OrbitLibrary
     problem: WeightProblem
     source: str
@@ -401,8 +402,8 @@ def open_inputs(galaxy: str = paths.GALAXY, orbit_source: str = "auto",
     from orbitnet.data.galaxy import load_galaxy
 
     path = paths.cube_file(galaxy)
-    truth = read_models(path)
-    attrs = truth.attrs
+    orbit_models = read_models(path)
+    attrs = orbit_models.attrs
     if "fingerprint" not in attrs or not attrs.get("data_dir"):
         raise StaleArtifact(f"{path} was made by an older orbitnet: {_rerun_hint(galaxy)}")
     stored = Fingerprint.from_json(attrs["fingerprint"])
@@ -435,5 +436,5 @@ def open_inputs(galaxy: str = paths.GALAXY, orbit_source: str = "auto",
     else:
         library, _ = _engine_library_with(gal, cfg, progress=progress)
     record_use("cube", stored)
-    return ChapterInputs(galaxy=gal, cube=truth, library=library,
+    return ChapterInputs(galaxy=gal, orbit_models=orbit_models, library=library,
                          problem=weight_problem(gal, library), source=source, run=galaxy)

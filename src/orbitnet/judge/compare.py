@@ -18,7 +18,7 @@ import numpy as np
 
 from orbitnet.emulators.cache import cube_fingerprint
 from orbitnet.fit.chi2 import inside
-from orbitnet.fit.cube import Models
+from orbitnet.fit.cube import OrbitModels
 from orbitnet.fit.gh import GH_NAMES
 from orbitnet.fit.solver import WeightProblem, gh_errors
 from orbitnet.fit.sweep import nearest_index
@@ -42,17 +42,18 @@ def median_abs_residual_over_err(pred: np.ndarray, truth: np.ndarray, err: np.nd
     return float(np.median(np.concatenate(parts)))
 
 
-def judge(pred: Models, truth: Models, err: np.ndarray | None = None,
+def judge(pred: OrbitModels, orbit_models: OrbitModels, err: np.ndarray | None = None,
           residual: float | None = None) -> dict[str, Any]:
     """Best fit, intervals, agreement with the orbit models' bands, and residual size.
 
     ``pred`` covers the orbit models' M/L grid or a contiguous part of it; the orbit models'
     bands are always those of their whole grid.
     """
-    i0 = _grid_start(pred.ml, truth.ml)
-    fit, ref = pred.fit, truth.fit
+    i0 = _grid_start(pred.ml, orbit_models.ml)
+    fit, ref = pred.fit, orbit_models.fit
     if residual is None and err is not None and pred.gh is not None:
-        residual = median_abs_residual_over_err(pred.gh, truth.gh[i0:i0 + pred.ml.size], err)
+        residual = median_abs_residual_over_err(pred.gh, orbit_models.gh[i0:i0 + pred.ml.size],
+                                                err)
     if residual is not None and not np.isfinite(residual):
         residual = None
     return {
@@ -86,13 +87,14 @@ def _contiguous(judged: np.ndarray | None, n: int) -> np.ndarray:
     return judged
 
 
-def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: dict[str, Any],
-             inputs: dict[str, str], ml_show: float, store_gh: bool = False,
-             n_jobs: int | None = None, progress: bool = True, desc: str = "weights",
+def evaluate(fit_predict, orbit_models: OrbitModels, problem: WeightProblem, path,
+             params: dict[str, Any], inputs: dict[str, str], ml_show: float,
+             store_gh: bool = False, n_jobs: int | None = None, progress: bool = True,
+             desc: str = "weights",
              per_coefficient: bool = False, judged: np.ndarray | None = None,
              heldout: np.ndarray | None = None, residual_all: bool = True,
              keep_weights: bool = True, keep_show: bool = True
-             ) -> tuple[Models, dict[str, Any]]:
+             ) -> tuple[OrbitModels, dict[str, Any]]:
     """Train/predict (only when the cached artifact at ``path`` is stale), solve, judge.
 
     The one path by which every prediction is judged. ``fit_predict()`` returns
@@ -117,12 +119,12 @@ def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: d
     from orbitnet.fit.sweep import solve_many
     from orbitnet.store.artifacts import cached, read_attrs
 
-    judged = _contiguous(judged, truth.ml.size)
+    judged = _contiguous(judged, orbit_models.ml.size)
     held = judged[:0] if heldout is None else np.asarray(heldout, dtype=int)
     if not np.all(np.isin(held, judged)):
         raise ValueError("held-out models must lie in the judged range")
     err = gh_errors(problem)
-    i_show = nearest_index(truth.ml, ml_show)
+    i_show = nearest_index(orbit_models.ml, ml_show)
     show = keep_show and judged[0] <= i_show <= judged[-1]
     stats: dict[str, Any] = {}
 
@@ -130,14 +132,14 @@ def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: d
         gh, seconds, *rest = fit_predict()
         spread = rest[0] if rest else None
         gh = np.asarray(gh, dtype=np.float32)
-        want = (judged.size, *truth.gh.shape[1:])
+        want = (judged.size, *orbit_models.gh.shape[1:])
         if gh.shape != want:
             raise ValueError(f"prediction has shape {gh.shape}, expected {want} "
                              "(the judged orbit models)")
-        ref = truth.gh[judged]
+        ref = orbit_models.gh[judged]
         same = np.array([np.array_equal(g, r) for g, r in zip(gh, ref, strict=True)])
-        chi2, kinchi2 = truth.chi2[judged].copy(), truth.kinchi2[judged].copy()
-        weights = truth.weights[judged].copy()
+        chi2, kinchi2 = orbit_models.chi2[judged].copy(), orbit_models.kinchi2[judged].copy()
+        weights = orbit_models.weights[judged].copy()
         todo = np.flatnonzero(~same)
         if todo.size:
             c, k, w = solve_many(problem, gh[todo], n_jobs=n_jobs, progress=progress,
@@ -149,9 +151,9 @@ def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: d
         stats["median_abs_residual_over_err"] = (
             median_abs_residual_over_err(gh, ref, err) if residual_all else nan)
         stats["median_abs_heldout_residual_over_err"] = (
-            median_abs_residual_over_err(gh[held - judged[0]], truth.gh[held], err)
+            median_abs_residual_over_err(gh[held - judged[0]], orbit_models.gh[held], err)
             if held.size else nan)
-        out = {"ml": truth.ml[judged], "chi2": chi2, "kinchi2": kinchi2,
+        out = {"ml": orbit_models.ml[judged], "chi2": chi2, "kinchi2": kinchi2,
                "weights": weights if keep_weights else np.zeros((judged.size, 0))}
         if show:
             out["gh_show"] = gh[i_show - judged[0]]
@@ -172,30 +174,30 @@ def evaluate(fit_predict, truth: Models, problem: WeightProblem, path, params: d
     params = {**params, "judged": [int(judged[0]), int(judged[-1])],
               "heldout": held.tolist(), "residual_all": bool(residual_all),
               "per_coefficient": bool(per_coefficient),
-              "ml_show": float(truth.ml[i_show]), "store_gh": bool(store_gh),
+              "ml_show": float(orbit_models.ml[i_show]), "store_gh": bool(store_gh),
               "keep": [bool(keep_weights), bool(show), bool(store_gh)]}
     data = cached(path, params, inputs, compute, attrs=stats)
     attrs = read_attrs(path)
-    pred = Models(ml=data["ml"], gh=data.get("gh"), chi2=data["chi2"], kinchi2=data["kinchi2"],
-                  weights=data["weights"], n_kin=truth.n_kin, path=path, attrs=attrs)
+    pred = OrbitModels(ml=data["ml"], gh=data.get("gh"), chi2=data["chi2"], kinchi2=data["kinchi2"],
+                       weights=data["weights"], n_kin=orbit_models.n_kin, path=path, attrs=attrs)
     pred.attrs["gh_show"] = data.get("gh_show")
     pred.attrs["spread_show"] = data.get("spread_show")
-    result = judge(pred, truth, residual=float(attrs["median_abs_residual_over_err"]))
+    result = judge(pred, orbit_models, residual=float(attrs["median_abs_residual_over_err"]))
     held_res = float(attrs["median_abs_heldout_residual_over_err"])
     result["median_abs_heldout_residual_over_err"] = held_res if np.isfinite(held_res) else None
     result["train_seconds"] = float(attrs["train_seconds"])
     if per_coefficient:
-        for k, name in enumerate(GH_NAMES[:truth.gh.shape[-1]]):
+        for k, name in enumerate(GH_NAMES[:orbit_models.gh.shape[-1]]):
             result[name] = {"median_abs_residual_over_err": float(data["residual"][k])}
             if "spread_over_err" in data:
                 result[name]["spread_over_err"] = float(data["spread_over_err"][k])
     return pred, result
 
 
-def predict_and_judge(emulator, truth: Models, problem: WeightProblem, path: Path,
+def predict_and_judge(emulator, orbit_models: OrbitModels, problem: WeightProblem, path: Path,
                       store_gh: bool = True, *, ml_show: float, progress: bool = True,
                       allow_extrapolation: bool = False, n_jobs: int | None = None,
-                      heldout: np.ndarray | None = None) -> tuple[Models, dict[str, Any]]:
+                      heldout: np.ndarray | None = None) -> tuple[OrbitModels, dict[str, Any]]:
     """Predict every M/L of ``truth``, solve the weights, judge against the orbit models.
 
     ``heldout``: the models the emulator did not train on (default: every model whose M/L is
@@ -204,17 +206,17 @@ def predict_and_judge(emulator, truth: Models, problem: WeightProblem, path: Pat
     meta = emulator.meta
     if heldout is None and meta.get("train_ml") is not None:
         trained = np.asarray(meta["train_ml"], dtype=float)
-        heldout = np.flatnonzero(~np.isclose(truth.ml[:, None], trained[None]).any(axis=1))
+        heldout = np.flatnonzero(~np.isclose(orbit_models.ml[:, None], trained[None]).any(axis=1))
     train_seconds = [float(v) for v in meta.get("train_seconds", {}).values()]
     params = {"emulator": meta.get("recipe"), "loss": meta.get("loss"),
-              "ml_range": list(emulator.ml_range), "cube": cube_fingerprint(truth),
+              "ml_range": list(emulator.ml_range), "cube": cube_fingerprint(orbit_models),
               "train_seconds": train_seconds, "extrapolate": allow_extrapolation}
 
     def fit_predict():
-        return (emulator.predict(truth.ml, allow_extrapolation=allow_extrapolation),
+        return (emulator.predict(orbit_models.ml, allow_extrapolation=allow_extrapolation),
                 float(sum(train_seconds)))
 
-    pred, res = evaluate(fit_predict, truth, problem, path, params, {}, ml_show=ml_show,
+    pred, res = evaluate(fit_predict, orbit_models, problem, path, params, {}, ml_show=ml_show,
                          store_gh=store_gh, n_jobs=n_jobs, progress=progress,
                          desc=f"weights ({meta.get('loss')})", heldout=heldout)
     res["train_seconds"] = train_seconds

@@ -7,13 +7,13 @@ from typing import Any
 import numpy as np
 
 from orbitnet.data import paths
-from orbitnet.fit.cube import Models
+from orbitnet.fit.cube import OrbitModels
 from orbitnet.fit.solver import WeightProblem, gh_errors
 from orbitnet.fit.sweep import nearest_index
 from orbitnet.store.artifacts import cached
 
 
-def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0,
+def single_net_image(orbit_models: OrbitModels, problem: WeightProblem, coefficient: int = 0,
                      mask: bool = False, *, recipe: str, ml_show: float,
                      galaxy: str = paths.GALAXY, progress: bool = True,
                      epochs: int | None = None, **recipe_overrides) -> dict[str, np.ndarray]:
@@ -26,40 +26,42 @@ def single_net_image(truth: Models, problem: WeightProblem, coefficient: int = 0
     from orbitnet.emulators.training import fit_coefficient
 
     rec = get_recipe(recipe, epochs=epochs, **recipe_overrides)
-    i_show = nearest_index(truth.ml, ml_show)
+    i_show = nearest_index(orbit_models.ml, ml_show)
     params = {"recipe": rec.to_dict(), "coefficient": coefficient, "mask": mask,
-              "ml_show": float(truth.ml[i_show])}
+              "ml_show": float(orbit_models.ml[i_show])}
     path = paths.dcnn_ablation(galaxy, coefficient, mask, rec.name)
 
     def compute() -> dict[str, np.ndarray]:
-        lo, hi = float(truth.ml[0]), float(truth.ml[-1])
-        x = (truth.ml - lo) / (hi - lo)
+        lo, hi = float(orbit_models.ml[0]), float(orbit_models.ml[-1])
+        x = (orbit_models.ml - lo) / (hi - lo)
         err = gh_errors(problem)[:, coefficient]
-        fit = fit_coefficient(x, truth.gh[..., coefficient], "l1_err", err, rec,
+        fit = fit_coefficient(x, orbit_models.gh[..., coefficient], "l1_err", err, rec,
                               index=coefficient, mask=mask, progress=progress,
                               desc=f"h{coefficient + 1} ({'with' if mask else 'no'} mask)")
         import keras
 
         y = keras.ops.convert_to_numpy(fit.model(np.array([[x[i_show]]], dtype=np.float32)))
-        return {"image": fit.normaliser.inverse(y)[0], "truth": truth.gh[i_show, ..., coefficient],
+        return {"image": fit.normaliser.inverse(y)[0],
+                "truth": orbit_models.gh[i_show, ..., coefficient],
                 "loss": np.asarray(fit.history["loss"]), "seconds": np.float64(fit.seconds)}
 
-    return cached(path, params, {}, compute, upstream={"cube": truth.fingerprint},
+    return cached(path, params, {}, compute, upstream={"cube": orbit_models.fingerprint},
                   code=("orbitnet.emulators.training",))
 
 
-def emulator_image(emu, truth: Models, coefficient: int, ml_show: float
+def emulator_image(emu, orbit_models: OrbitModels, coefficient: int, ml_show: float
                    ) -> dict[str, np.ndarray]:
     """What :func:`single_net_image` returns, taken from a trained emulator's own net."""
-    i_show = nearest_index(truth.ml, ml_show)
+    i_show = nearest_index(orbit_models.ml, ml_show)
     name = f"h{coefficient + 1}"
-    image = emu.predict(truth.ml[i_show:i_show + 1], allow_extrapolation=True)[0, ..., coefficient]
-    return {"image": image, "truth": truth.gh[i_show, ..., coefficient],
+    image = emu.predict(orbit_models.ml[i_show:i_show + 1],
+                        allow_extrapolation=True)[0, ..., coefficient]
+    return {"image": image, "truth": orbit_models.gh[i_show, ..., coefficient],
             "loss": np.asarray(emu.meta["history"][name]["loss"]),
             "seconds": np.float64(emu.meta["train_seconds"][name])}
 
 
-def mask_ablation(truth: Models, problem: WeightProblem, coefficient: int = 0, *,
+def mask_ablation(orbit_models: OrbitModels, problem: WeightProblem, coefficient: int = 0, *,
                   recipe: str, loss: str, ml_show: float, galaxy: str = paths.GALAXY, epochs: int | None = None,
                   progress: bool = True) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """One coefficient's net trained with and without the mask (``l1_err`` loss).
@@ -71,14 +73,14 @@ def mask_ablation(truth: Models, problem: WeightProblem, coefficient: int = 0, *
     from orbitnet.emulators.cache import train_or_load
 
     if loss == "l1_err":
-        emu = train_or_load(truth, problem, recipe, loss, galaxy=galaxy, epochs=epochs,
+        emu = train_or_load(orbit_models, problem, recipe, loss, galaxy=galaxy, epochs=epochs,
                             progress=progress)
-        with_mask = emulator_image(emu, truth, coefficient, ml_show)
+        with_mask = emulator_image(emu, orbit_models, coefficient, ml_show)
     else:
-        with_mask = single_net_image(truth, problem, coefficient, mask=True, recipe=recipe,
+        with_mask = single_net_image(orbit_models, problem, coefficient, mask=True, recipe=recipe,
                                      ml_show=ml_show, galaxy=galaxy, progress=progress,
                                      epochs=epochs)
-    without_mask = single_net_image(truth, problem, coefficient, mask=False, recipe=recipe,
+    without_mask = single_net_image(orbit_models, problem, coefficient, mask=False, recipe=recipe,
                                     ml_show=ml_show, galaxy=galaxy, progress=progress,
                                     epochs=epochs)
     return with_mask, without_mask

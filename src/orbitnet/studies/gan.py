@@ -22,7 +22,7 @@ from orbitnet.data import paths
 from orbitnet.emulators.cache import emulator_dir, emulator_fingerprint, find_stored, train_or_load
 from orbitnet.emulators.gan import GENERATOR_FILE, GANConfig, TrainedGAN
 from orbitnet.emulators.gan_cache import VARIANTS, gan_root, train_variant
-from orbitnet.fit.cube import Models
+from orbitnet.fit.cube import OrbitModels
 from orbitnet.fit.gh import GH_NAMES
 from orbitnet.fit.solver import WeightProblem
 from orbitnet.judge.compare import evaluate, median_abs_residual_over_err
@@ -31,9 +31,9 @@ from orbitnet.store.artifacts import display_path
 from orbitnet.store.fingerprint import canonical_json, input_hashes
 
 
-def training_set(truth: Models, step: int = 1) -> np.ndarray:
+def training_set(orbit_models: OrbitModels, step: int = 1) -> np.ndarray:
     """Indices of every ``step``-th orbit model (the last one included)."""
-    return every_kth(truth.ml.size, int(step), with_last=True)
+    return every_kth(orbit_models.ml.size, int(step), with_last=True)
 
 
 def chapter_gans(configs: Mapping[str, GANConfig], seeds: Sequence[int],
@@ -79,23 +79,23 @@ def blank_level(samples: np.ndarray, images: np.ndarray, err: np.ndarray) -> flo
     return float(np.median(vals[:, blank]))
 
 
-def reference_residuals(truth: Models, err: np.ndarray, k: int) -> dict[str, float]:
+def reference_residuals(orbit_models: OrbitModels, err: np.ndarray, k: int) -> dict[str, float]:
     """Residuals of trivial predictions for coefficient ``k``: all zeros, and the mean image
     over the models at every M/L (what a generator ignoring M/L at best achieves)."""
-    y = truth.gh[..., k]
+    y = orbit_models.gh[..., k]
     e = np.asarray(err)[:, k]
     mean = y.mean(axis=0, dtype=np.float64).astype(y.dtype)
     return {"zero_image": median_abs_residual_over_err(np.zeros_like(y), y, e),
             "mean_image": median_abs_residual_over_err(np.broadcast_to(mean, y.shape), y, e)}
 
 
-def judge_unconditional(gans: Mapping[int, TrainedGAN], truth: Models, err: np.ndarray,
+def judge_unconditional(gans: Mapping[int, TrainedGAN], orbit_models: OrbitModels, err: np.ndarray,
                         train_idx: np.ndarray, n_samples: int, seed: int = 0
                         ) -> dict[str, dict[str, Any]]:
     """Per coefficient: seconds, residual to the nearest training image, blank-pixel level."""
     out = {}
     for k, gan in gans.items():
-        imgs = truth.gh[train_idx, ..., k]
+        imgs = orbit_models.gh[train_idx, ..., k]
         samples = gan.generate(n_samples, seed=seed)
         res, nearest = nearest_residual(samples, imgs, err[:, k])
         out[GH_NAMES[k]] = {
@@ -103,15 +103,15 @@ def judge_unconditional(gans: Mapping[int, TrainedGAN], truth: Models, err: np.n
             "seconds_per_epoch": float(np.median(gan.history["epoch_seconds"])),
             "median_abs_residual_over_err": res,
             "blank_over_err": blank_level(samples, imgs, err[:, k]),
-            "nearest_ml": [float(truth.ml[train_idx][i]) for i in nearest],
+            "nearest_ml": [float(orbit_models.ml[train_idx][i]) for i in nearest],
         }
     return out
 
 
-def cgan_models(gans: Mapping[int, TrainedGAN], truth: Models, problem: WeightProblem,
+def cgan_models(gans: Mapping[int, TrainedGAN], orbit_models: OrbitModels, problem: WeightProblem,
                 err: np.ndarray, n_draws: int, seed: int = 0, *, ml_show: float,
                 galaxy: str = paths.GALAXY, n_jobs: int | None = None, progress: bool = True
-                ) -> tuple[Models, dict[str, Any]]:
+                ) -> tuple[OrbitModels, dict[str, Any]]:
     """The conditional GANs' mean image at every orbit-model M/L, solved and judged.
 
     Cached in ``gan/cgan_<run tag>_models.h5``, keyed by the generators' weight files.
@@ -123,21 +123,21 @@ def cgan_models(gans: Mapping[int, TrainedGAN], truth: Models, problem: WeightPr
         raise ValueError("the cGANs must be saved (train_variant does) to key the cache")
     inputs = input_hashes([gans[k].path / GENERATOR_FILE for k in ks],
                           base=gan_root(galaxy))
-    params = {"n_draws": int(n_draws), "seed": int(seed), "ml": truth.ml, "ml_show": ml_show,
-              "cube": truth.fingerprint}
+    params = {"n_draws": int(n_draws), "seed": int(seed), "ml": orbit_models.ml, "ml_show": ml_show,
+              "cube": orbit_models.fingerprint}
     t_gen: dict[str, float] = {}
 
     def predict() -> tuple[np.ndarray, float, np.ndarray]:
         t0 = time.perf_counter()
-        gh = np.empty_like(truth.gh, dtype=np.float32)
+        gh = np.empty_like(orbit_models.gh, dtype=np.float32)
         spread = np.empty_like(gh)
         for k in ks:
-            gh[..., k], spread[..., k] = gans[k].conditional_mean(truth.ml, n_draws, seed)
+            gh[..., k], spread[..., k] = gans[k].conditional_mean(orbit_models.ml, n_draws, seed)
         t_gen["generate_seconds"] = time.perf_counter() - t0
         return gh, sum(gans[k].seconds for k in ks), spread
 
     path = paths.gan_artifact(galaxy, f"cgan_{gans[0].path.parent.name}_models.h5")
-    pred, result = evaluate(predict, truth, problem, path, params, inputs, ml_show=ml_show,
+    pred, result = evaluate(predict, orbit_models, problem, path, params, inputs, ml_show=ml_show,
                             n_jobs=n_jobs, progress=progress, desc="cGAN weights",
                             per_coefficient=True)
     for k in ks:
@@ -147,20 +147,21 @@ def cgan_models(gans: Mapping[int, TrainedGAN], truth: Models, problem: WeightPr
     return pred, result
 
 
-def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray, recipe: str,
-                loss: str, epochs: int | None, ml_show: float, galaxy: str = paths.GALAXY,
+def dcnn_models(orbit_models: OrbitModels, problem: WeightProblem, err: np.ndarray,
+                recipe: str, loss: str, epochs: int | None, ml_show: float,
+                galaxy: str = paths.GALAXY,
                 n_jobs: int | None = None, progress: bool = True
-                ) -> tuple[Models, dict[str, Any]]:
+                ) -> tuple[OrbitModels, dict[str, Any]]:
     """The DCNN's prediction for comparison: the emulator of the DCNN chapter if stored,
     else one trained here (:func:`orbitnet.emulators.cache.train_or_load`, under ``gan/``)."""
     from orbitnet.emulators.recipes import get_recipe
 
-    emu = find_stored(truth, recipe, loss, galaxy, epochs=epochs)
+    emu = find_stored(orbit_models, recipe, loss, galaxy, epochs=epochs)
     if emu is None:
         rec = get_recipe(recipe, epochs=epochs)
-        fp = emulator_fingerprint(truth, rec, loss, np.arange(truth.ml.size), True)
+        fp = emulator_fingerprint(orbit_models, rec, loss, np.arange(orbit_models.ml.size), True)
         found = paths.gan_artifact(galaxy, f"dcnn_{recipe}_{loss}_{fp.digest[:12]}")
-        emu = train_or_load(truth, problem, recipe, loss, out_dir=found, progress=progress,
+        emu = train_or_load(orbit_models, problem, recipe, loss, out_dir=found, progress=progress,
                             galaxy=galaxy, epochs=epochs, err=err)
         source = "trained for this chapter"
     else:
@@ -169,13 +170,14 @@ def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray, recipe: 
     files = [found / n for n in emu.meta["weights"]]
     label = found.name if found.name.startswith("dcnn_") else f"dcnn_{recipe}_{loss}"
     path = paths.gan_artifact(galaxy, f"{label}_models.h5")
-    params = {"ml": truth.ml, "ml_show": ml_show, "dir": found.name, "cube": truth.fingerprint}
+    params = {"ml": orbit_models.ml, "ml_show": ml_show, "dir": found.name,
+              "cube": orbit_models.fingerprint}
 
     def predict() -> tuple[np.ndarray, float]:
-        return (emu.predict(truth.ml, allow_extrapolation=True),
+        return (emu.predict(orbit_models.ml, allow_extrapolation=True),
                 float(sum(emu.meta.get("train_seconds", {}).values())))
 
-    pred, result = evaluate(predict, truth, problem, path, params,
+    pred, result = evaluate(predict, orbit_models, problem, path, params,
                             input_hashes(files, base=found), ml_show=ml_show,
                             n_jobs=n_jobs, progress=progress, desc="DCNN weights",
                             per_coefficient=True)
@@ -186,7 +188,7 @@ def dcnn_models(truth: Models, problem: WeightProblem, err: np.ndarray, recipe: 
     return pred, result
 
 
-def seed_spread(variant: str, truth: Models, base: GANConfig, seeds: Sequence[int],
+def seed_spread(variant: str, orbit_models: OrbitModels, base: GANConfig, seeds: Sequence[int],
                 coefficient: int, err: np.ndarray, inputs: Mapping[str, str],
                 train_idx: np.ndarray, n_samples: int, n_draws: int,
                 galaxy: str = paths.GALAXY, progress: bool = True) -> dict[str, Any]:
@@ -195,15 +197,15 @@ def seed_spread(variant: str, truth: Models, base: GANConfig, seeds: Sequence[in
     k = int(coefficient)
     res, secs = [], []
     for s in seeds:
-        gan = train_variant(variant, truth, replace(base, seed=int(s)), [k], inputs, train_idx,
-                            galaxy, progress)[k]
+        gan = train_variant(variant, orbit_models, replace(base, seed=int(s)), [k], inputs,
+                            train_idx, galaxy, progress)[k]
         secs.append(gan.seconds)
         if VARIANTS[variant]["conditional"]:
-            mean, _ = gan.conditional_mean(truth.ml, n_draws, seed=0)
-            res.append(median_abs_residual_over_err(mean, truth.gh[..., k], err[:, k]))
+            mean, _ = gan.conditional_mean(orbit_models.ml, n_draws, seed=0)
+            res.append(median_abs_residual_over_err(mean, orbit_models.gh[..., k], err[:, k]))
         else:
             samples = gan.generate(n_samples, seed=0)
-            res.append(nearest_residual(samples, truth.gh[train_idx, ..., k], err[:, k])[0])
+            res.append(nearest_residual(samples, orbit_models.gh[train_idx, ..., k], err[:, k])[0])
     return {"coefficient": GH_NAMES[k], "seeds": [int(s) for s in seeds],
             "median_abs_residual_over_err": res,
             "min": float(np.min(res)), "max": float(np.max(res)),
@@ -254,21 +256,23 @@ def machine() -> str:
 
 
 def summary(config: Mapping[str, Any], unconditional: Mapping[str, Mapping[str, Any]],
-            cgan: Mapping[str, Any], dcnn: Mapping[str, Any], truth: Models, err: np.ndarray,
+            cgan: Mapping[str, Any], dcnn: Mapping[str, Any], orbit_models: OrbitModels,
+            err: np.ndarray,
             seeds: Mapping[str, Any], train_idx: np.ndarray,
             gans: Mapping[str, Mapping[int, TrainedGAN]] | None = None,
             extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Chapter 5's numbers (``build/results/05_gan.json``)."""
-    fit = truth.fit
+    fit = orbit_models.fit
     out: dict[str, Any] = {
-        "config": dict(config), "n_train": int(len(train_idx)), "n_models": int(truth.ml.size),
-        "n_orbits": int(truth.gh.shape[1]), "n_bins": int(truth.gh.shape[2]),
+        "config": dict(config), "n_train": int(len(train_idx)),
+        "n_models": int(orbit_models.ml.size),
+        "n_orbits": int(orbit_models.gh.shape[1]), "n_bins": int(orbit_models.gh.shape[2]),
         "steps_per_epoch": int(-(-len(train_idx) // int(config.get("batch_size", 1)))),
-        "ml_range": [float(truth.ml[0]), float(truth.ml[-1])], "machine": machine(),
+        "ml_range": [float(orbit_models.ml[0]), float(orbit_models.ml[-1])], "machine": machine(),
         "models": {"ml_best": fit.ml_best, "ml_best_refined": fit.ml_best_refined,
                    "ml_1sigma": list(fit.ml_1sigma), "ml_2sigma": list(fit.ml_2sigma),
                    "kinchi2_min": fit.chi2_min},
-        "reference": {GH_NAMES[k]: reference_residuals(truth, err, k) for k in range(4)},
+        "reference": {GH_NAMES[k]: reference_residuals(orbit_models, err, k) for k in range(4)},
         "seeds": dict(seeds), **dict(extra or {}),
     }
     for name, res in {**unconditional, "cgan": cgan}.items():

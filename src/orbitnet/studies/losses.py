@@ -17,17 +17,17 @@ import numpy as np
 from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
 from orbitnet.emulators.cache import TrainJob, train_in_processes, train_or_load
-from orbitnet.fit.cube import Models
+from orbitnet.fit.cube import OrbitModels
 from orbitnet.fit.solver import WeightProblem
 from orbitnet.fit.sweep import nearest_index
 from orbitnet.judge.compare import predict_and_judge
 
 
-def loss_study(truth: Models, problem: WeightProblem, recipes: Sequence[str],
+def loss_study(orbit_models: OrbitModels, problem: WeightProblem, recipes: Sequence[str],
                losses: Sequence[str], epochs: int | None = None, progress: bool = True,
                galaxy: str = paths.GALAXY, store_gh: bool = False, *, ml_show: float,
                n_jobs: int | None = None
-               ) -> tuple[dict[str, dict[str, dict]], dict[str, dict[str, Models]]]:
+               ) -> tuple[dict[str, dict[str, dict]], dict[str, dict[str, OrbitModels]]]:
     """Train (or reload) one emulator per recipe and loss; predict, solve and judge each.
 
     Returns ``results[recipe][loss]`` (numbers for ``04_losses.json``) and the predictions
@@ -42,22 +42,22 @@ def loss_study(truth: Models, problem: WeightProblem, recipes: Sequence[str],
     from orbitnet.emulators.training import split_models
 
     results: dict[str, dict[str, dict]] = {}
-    preds: dict[str, dict[str, Models]] = {}
-    train_in_processes(truth, problem, [TrainJob(recipe=r, loss=loss, epochs=epochs,
-                                                 galaxy=galaxy)
-                                        for r in recipes for loss in losses],
+    preds: dict[str, dict[str, OrbitModels]] = {}
+    train_in_processes(orbit_models, problem, [TrainJob(recipe=r, loss=loss, epochs=epochs,
+                                                        galaxy=galaxy)
+                                               for r in recipes for loss in losses],
                        n_jobs=n_jobs, progress=progress, desc="loss networks")
     for rec in recipes:
-        _, heldout = split_models(truth.ml.size, get_recipe(rec, epochs=epochs))
+        _, heldout = split_models(orbit_models.ml.size, get_recipe(rec, epochs=epochs))
         for loss in losses:
-            emu = train_or_load(truth, problem, rec, loss, progress=progress, galaxy=galaxy,
+            emu = train_or_load(orbit_models, problem, rec, loss, progress=progress, galaxy=galaxy,
                                 epochs=epochs)
             path = paths.dcnn_predictions(galaxy, rec, loss)
             # the thesis recipe holds out the last 10 % of the grid: predicting there is an
             # extrapolation, which the thesis did silently and the book states
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=UserWarning)
-                pred, res = predict_and_judge(emu, truth, problem, path, store_gh=store_gh,
+                pred, res = predict_and_judge(emu, orbit_models, problem, path, store_gh=store_gh,
                                               ml_show=ml_show, progress=progress,
                                               allow_extrapolation=True, heldout=heldout)
             res["trained_ml_range"] = list(emu.ml_range)
@@ -106,13 +106,13 @@ def headline(results: dict[str, dict[str, dict]]) -> tuple[str, str]:
     return rec, loss
 
 
-def chapter4_summary(results: dict[str, dict[str, dict]], truth: Models, ml_show: float,
+def chapter4_summary(results: dict[str, dict[str, dict]], orbit_models: OrbitModels, ml_show: float,
                      show_recipe: str, show_loss: str,
                      engine: dict[str, Any] | None = None) -> dict[str, Any]:
     """``04_losses.json``: recipe → loss → numbers, the orbit models, the headline run
     (:func:`headline`) and, when given, the fast recipe on the engine's cube
     (:func:`engine_check`)."""
-    fit = truth.fit
+    fit = orbit_models.fit
     out: dict[str, Any] = {rec: {loss: {
         "train_seconds": r["train_seconds"], "ml_best": r["ml_best"],
         "ml_best_refined": r["ml_best_refined"], "ml_1sigma": r["ml_1sigma"],
@@ -141,16 +141,16 @@ def chapter4_summary(results: dict[str, dict[str, dict]], truth: Models, ml_show
     out["truth"] = {"ml_best": fit.ml_best, "ml_best_refined": fit.ml_best_refined,
                     "ml_1sigma": list(fit.ml_1sigma), "ml_2sigma": list(fit.ml_2sigma),
                     "level_1sigma": fit.levels[0], "kinchi2_min": fit.chi2_min,
-                    "sweep_seconds": float(truth.attrs.get("sweep_seconds", np.nan))}
+                    "sweep_seconds": float(orbit_models.attrs.get("sweep_seconds", np.nan))}
     out["recipe_chosen_on"] = "the DYNAMITE cube of NGC 6278 (orbit_models.h5)"
     if engine is not None:
         out["engine_cube"] = engine
-    i_show = nearest_index(truth.ml, ml_show)
-    out["ml_show_value"] = float(truth.ml[i_show])
+    i_show = nearest_index(orbit_models.ml, ml_show)
+    out["ml_show_value"] = float(orbit_models.ml[i_show])
     out["show_recipe"], out["show_loss"] = show_recipe, show_loss
     shown = results.get(show_recipe, {}).get(show_loss)
     out["show_median_residual"] = shown["median_abs_residual_over_err"] if shown else None
-    out["n_models"] = int(truth.ml.size)
+    out["n_models"] = int(orbit_models.ml.size)
     out["verdict"] = verdicts(out)
     return out
 
@@ -250,7 +250,7 @@ def verdicts(summary: dict[str, Any]) -> dict[str, str]:
 
 def engine_check(galaxy: Galaxy, losses: Sequence[str], recipe: str = "fast",
                  epochs: int | None = None, progress: bool = True, n_jobs: int | None = None,
-                 *, ml_show: float) -> tuple[dict[str, Any], dict[str, Models], Models]:
+                 *, ml_show: float) -> tuple[dict[str, Any], dict[str, OrbitModels], OrbitModels]:
     """The recipe, unchanged, trained and judged on the embedded engine's cube.
 
     The engine's orbits differ from DYNAMITE's (its own best fit and 1σ band), so this is an
@@ -273,7 +273,7 @@ def engine_check(galaxy: Galaxy, losses: Sequence[str], recipe: str = "fast",
                                      "ml_best_refined": fit.ml_best_refined,
                                      "ml_1sigma": list(fit.ml_1sigma),
                                      "ml_2sigma": list(fit.ml_2sigma)}}
-    preds: dict[str, Models] = {}
+    preds: dict[str, OrbitModels] = {}
     folder = {loss: emulator_dir(cube.run_name(galaxy), recipe, loss, "engine_cube")
               for loss in losses}
     train_in_processes(engine, problem, [

@@ -99,7 +99,7 @@ def residual_table(stats: dict[str, dict[str, dict]]):
     return t
 
 
-def map_study(galaxy: Galaxy, library: OrbitLibrary, problem: WeightProblem, truth,
+def map_study(galaxy: Galaxy, library: OrbitLibrary, problem: WeightProblem, orbit_models,
               train_step: int, recipe: str, epochs: int | None, seed: int,
               ml_map: float | None, run_dir: Path | None = None
               ) -> dict[str, Any]:
@@ -115,14 +115,14 @@ def map_study(galaxy: Galaxy, library: OrbitLibrary, problem: WeightProblem, tru
     from orbitnet.judge.subsets import every_kth
 
     name = run_name(galaxy)  # the run's artifacts folder (never another data's)
-    idx = every_kth(truth.ml.size, train_step)
+    idx = every_kth(orbit_models.ml.size, train_step)
     out_dir = emulator_dir(name, recipe, "l1_err", f"set{idx.size}_seed{seed}")
-    emu = train_or_load(truth, problem, recipe, "l1_err", out_dir=out_dir, train_idx=idx,
+    emu = train_or_load(orbit_models, problem, recipe, "l1_err", out_dir=out_dir, train_idx=idx,
                         epochs=epochs, seed=seed, galaxy=name)
-    ml = truth.fit.ml_best if ml_map is None else float(ml_map)
-    i = nearest_index(truth.ml, ml)
-    ml = float(truth.ml[i])
-    model = kinematics_at(galaxy, library, problem, truth.gh[i].astype(float), ml)
+    ml = orbit_models.fit.ml_best if ml_map is None else float(ml_map)
+    i = nearest_index(orbit_models.ml, ml)
+    ml = float(orbit_models.ml[i])
+    model = kinematics_at(galaxy, library, problem, orbit_models.gh[i].astype(float), ml)
     pred_gh = emu.predict([ml], allow_extrapolation=True)[0].astype(float)
     pred = kinematics_at(galaxy, library, problem, pred_gh, ml, with_fit=False)
     obs, err = observed(galaxy)

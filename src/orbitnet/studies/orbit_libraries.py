@@ -11,10 +11,10 @@ import numpy as np
 from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
 from orbitnet.fit.cube import (
-    Models,
+    OrbitModels,
+    build_orbit_models,
     engine_library,
     family_counts,
-    orbit_models,
     run_name,
     weight_problem,
 )
@@ -41,7 +41,7 @@ def time_chain(galaxy: Galaxy, library: OrbitLibrary, ml: float = 5.0,
     return {"gh_seconds": t_gh, "solve_seconds_per_model": t_solve}
 
 
-def summary(orbit_models: Models, library: OrbitLibrary, source: str, read_seconds: float,
+def summary(orbit_models: OrbitModels, library: OrbitLibrary, source: str, read_seconds: float,
             timing: dict[str, float], ml_show: float) -> dict[str, Any]:
     """Chapter 2's headline numbers (``build/results/02_orbit_libraries.json``)."""
     fit, fit_chi2 = orbit_models.fit, orbit_models.fit_chi2
@@ -86,8 +86,8 @@ def family_table(library: OrbitLibrary):
     return Table({"orbits": list(counts), "number": list(counts.values())})
 
 
-def engine_summary(engine_models: Models | None, library: OrbitLibrary | None,
-                   reference: Models | None = None) -> dict[str, Any]:
+def engine_summary(engine_models: OrbitModels | None, library: OrbitLibrary | None,
+                   reference: OrbitModels | None = None) -> dict[str, Any]:
     """The ``engine`` block of Chapter 2's results (and the comparison with DYNAMITE)."""
     keys = ("ml_best", "ml_best_refined", "ml_1sigma", "ml_2sigma", "kinchi2_min",
             "library_seconds", "n_orbits", "max_abs_dE_over_E")
@@ -110,19 +110,19 @@ def engine_summary(engine_models: Models | None, library: OrbitLibrary | None,
     return out
 
 
-def engine_side(galaxy: Galaxy, orbit_models_: Models, library: OrbitLibrary, source: str,
+def engine_side(galaxy: Galaxy, orbit_models: OrbitModels, library: OrbitLibrary, source: str,
                 enabled: bool, ml: np.ndarray, n_jobs: int | None = None, progress: bool = True
-                ) -> tuple[OrbitLibrary | None, Models | None]:
+                ) -> tuple[OrbitLibrary | None, OrbitModels | None]:
     """The engine's library and cube: the primary ones when the engine is the source, a
     second cube beside DYNAMITE's when ``enabled``, else ``(None, None)``."""
     if source == "engine":
-        return library, orbit_models_
+        return library, orbit_models
     if not enabled:
         return None, None
     lib, fp = engine_library(galaxy, progress=progress)
     path = paths.engine_cube_file(run_name(galaxy))
-    cube = orbit_models(galaxy, lib, fp, ml=ml, n_jobs=n_jobs, progress=progress,
-                        path=path, source="engine")
+    cube = build_orbit_models(galaxy, lib, fp, ml=ml, n_jobs=n_jobs, progress=progress,
+                              path=path, source="engine")
     return lib, cube
 
 

@@ -36,7 +36,7 @@ from orbitnet.emulators.cache import (
     train_or_load,
 )
 from orbitnet.fit.chi2 import inside
-from orbitnet.fit.cube import Models
+from orbitnet.fit.cube import OrbitModels
 from orbitnet.fit.solver import WeightProblem, gh_errors
 from orbitnet.judge import subsets
 from orbitnet.judge.compare import evaluate
@@ -61,9 +61,9 @@ class SparseStudy:
     settings : the protocol as run (steps, offsets per method and step, seeds, budget).
     """
 
-    truth: Models
+    orbit_models: OrbitModels
     runs: list[dict[str, Any]] = field(default_factory=list)
-    preds: dict[tuple[str, int, int, int], Models] = field(default_factory=dict)
+    preds: dict[tuple[str, int, int, int], OrbitModels] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -138,30 +138,30 @@ def network_job(method: str, n_models: int, k: int, offset: int, seed: int,
         overrides=(("seed", int(seed)),))
 
 
-def _predictor(method: str, truth: Models, problem: WeightProblem, k: int, offset: int,
+def _predictor(method: str, orbit_models: OrbitModels, problem: WeightProblem, k: int, offset: int,
                seed: int, gradient_steps: int, galaxy: str, progress: bool):
     """``fit_predict()`` for :func:`orbitnet.judge.compare.evaluate`: the prediction on the
     judged range and the training seconds."""
     from orbitnet.emulators.baselines import LinearInterpolation, PCAGaussianProcess
 
-    train = subsets.every_kth(truth.ml.size, k, offset)
+    train = subsets.every_kth(orbit_models.ml.size, k, offset)
     judged = subsets.judged_range(train)
 
     def run():
         if method in DCNN_RECIPES:
-            job = network_job(method, truth.ml.size, k, offset, seed, gradient_steps, galaxy)
-            emu = train_or_load(truth, problem, progress=progress, **job.kwargs())
-            if not np.allclose(emu.meta["train_ml"], truth.ml[train]):
+            job = network_job(method, orbit_models.ml.size, k, offset, seed, gradient_steps, galaxy)
+            emu = train_or_load(orbit_models, problem, progress=progress, **job.kwargs())
+            if not np.allclose(emu.meta["train_ml"], orbit_models.ml[train]):
                 raise RuntimeError(f"{job.out_dir}: the network did not train on the "
                                    "requested set")
-            return (emu.predict(truth.ml[judged]),
+            return (emu.predict(orbit_models.ml[judged]),
                     float(sum(emu.meta["train_seconds"].values())))
         em = (LinearInterpolation() if method == "linear"
               else PCAGaussianProcess(err=gh_errors(problem), seed=seed))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # GP convergence chatter on tiny sets
-            em.fit(truth.ml[train], truth.gh[train])
-        return em.predict(truth.ml[judged]), em.train_seconds
+            em.fit(orbit_models.ml[train], orbit_models.gh[train])
+        return em.predict(orbit_models.ml[judged]), em.train_seconds
 
     return run
 
@@ -172,16 +172,16 @@ def _recipe_dict(method: str) -> dict | None:
     return get_recipe(DCNN_RECIPES[method]).to_dict() if method in DCNN_RECIPES else None
 
 
-def _record(truth: Models, method: str, k: int, offset: int, seed: int, train: np.ndarray,
-            ml_best: float, heldout_residual: float | None, train_seconds: float,
+def _record(orbit_models: OrbitModels, method: str, k: int, offset: int, seed: int,
+            train: np.ndarray, ml_best: float, heldout_residual: float | None, train_seconds: float,
             ml_1sigma: Sequence[float] | None = None) -> dict[str, Any]:
-    ref = truth.fit
+    ref = orbit_models.fit
     lo, hi = ref.ml_1sigma
     judged = subsets.judged_range(train)
     return {
         "method": method, "k": int(k), "offset": int(offset), "seed": int(seed),
         "n_train": int(train.size),
-        "judged_ml": [float(truth.ml[judged[0]]), float(truth.ml[judged[-1]])],
+        "judged_ml": [float(orbit_models.ml[judged[0]]), float(orbit_models.ml[judged[-1]])],
         "ml_best": float(ml_best),
         "ml_1sigma": None if ml_1sigma is None else [float(v) for v in ml_1sigma],
         "inside_1sigma": inside(ref.ml_1sigma, ml_best),
@@ -192,38 +192,39 @@ def _record(truth: Models, method: str, k: int, offset: int, seed: int, train: n
     }
 
 
-def run_one(truth: Models, problem: WeightProblem, method: str, k: int, offset: int,
+def run_one(orbit_models: OrbitModels, problem: WeightProblem, method: str, k: int, offset: int,
             seed: int, gradient_steps: int, ml_show: float,
             galaxy: str = paths.GALAXY, progress: bool = True, n_jobs: int | None = None
-            ) -> tuple[dict[str, Any], Models | None]:
+            ) -> tuple[dict[str, Any], OrbitModels | None]:
     """Train ``method`` on the set (``k``, ``offset``), judge it on the set's range."""
     from orbitnet.emulators.baselines import grid_parabola
 
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
-    train = subsets.every_kth(truth.ml.size, k, offset)
+    train = subsets.every_kth(orbit_models.ml.size, k, offset)
     if method == "grid_parabola":
         t0 = time.perf_counter()
-        best = grid_parabola(truth.ml[train], truth.kinchi2[train])
-        return _record(truth, method, k, offset, seed, train, best, None,
+        best = grid_parabola(orbit_models.ml[train], orbit_models.kinchi2[train])
+        return _record(orbit_models, method, k, offset, seed, train, best, None,
                        time.perf_counter() - t0), None
     path = paths.sparse_prediction(galaxy, method, k, offset, seed)
-    params = {"method": method, "train_ml": truth.ml[train], "seed": int(seed),
-              "cube": cube_fingerprint(truth), "recipe": _recipe_dict(method),
+    params = {"method": method, "train_ml": orbit_models.ml[train], "seed": int(seed),
+              "cube": cube_fingerprint(orbit_models), "recipe": _recipe_dict(method),
               "gradient_steps": int(gradient_steps) if method in DCNN_RECIPES else None}
     pred, res = evaluate(
-        _predictor(method, truth, problem, k, offset, seed, gradient_steps, galaxy, progress),
-        truth, problem, path, params, {}, ml_show=ml_show, progress=progress, n_jobs=n_jobs,
+        _predictor(method, orbit_models, problem, k, offset, seed, gradient_steps, galaxy,
+                   progress),
+        orbit_models, problem, path, params, {}, ml_show=ml_show, progress=progress, n_jobs=n_jobs,
         desc=f"{method} k={k} o={offset}", judged=subsets.judged_range(train),
         heldout=subsets.heldout(train), residual_all=False, keep_weights=False,
         keep_show=method in DCNN_RECIPES)
-    rec = _record(truth, method, k, offset, seed, train, res["ml_best"],
+    rec = _record(orbit_models, method, k, offset, seed, train, res["ml_best"],
                   res["median_abs_heldout_residual_over_err"], res["train_seconds"],
                   res["ml_1sigma"])
     return rec, pred
 
 
-def run_study(truth: Models, problem: WeightProblem, steps: Sequence[int], *,
+def run_study(orbit_models: OrbitModels, problem: WeightProblem, steps: Sequence[int], *,
               methods: Sequence[str], seeds: Sequence[int], offsets: int | None,
               pca_offsets: int | None, network_offsets: int,
               network_steps: Sequence[int] | None, gradient_steps: int, ml_show: float,
@@ -244,8 +245,8 @@ def run_study(truth: Models, problem: WeightProblem, steps: Sequence[int], *,
         raise ValueError("seeds must name at least one seed")
     if int(gradient_steps) < 1:
         raise ValueError(f"gradient_steps must be positive, got {gradient_steps}")
-    todo = plan(truth.ml.size, steps, methods, seeds, limits, method_steps)
-    study = SparseStudy(truth=truth)
+    todo = plan(orbit_models.ml.size, steps, methods, seeds, limits, method_steps)
+    study = SparseStudy(orbit_models=orbit_models)
     study.settings = {"steps": sorted({int(k) for k in steps}), "seeds": [int(s) for s in seeds],
                       "gradient_steps": int(gradient_steps), "loss": LOSS,
                       "recipes": {m: r for m, r in DCNN_RECIPES.items() if m in methods},
@@ -253,11 +254,11 @@ def run_study(truth: Models, problem: WeightProblem, steps: Sequence[int], *,
     pretrain: dict[str, float] = {}
     for m in (m for m in methods if m in DCNN_RECIPES):  # networks first, in worker processes
         t0 = time.perf_counter()
-        jobs = [network_job(m, truth.ml.size, k, int(o), s, gradient_steps, galaxy)
+        jobs = [network_job(m, orbit_models.ml.size, k, int(o), s, gradient_steps, galaxy)
                 for k in todo[m]["steps"] for o in method_offsets(m, k, limits)
                 for s in method_seeds(m, seeds)]
         study.settings.setdefault("networks_trained_in_processes", {})[m] = (
-            train_in_processes(truth, problem, jobs, n_jobs, progress=progress,
+            train_in_processes(orbit_models, problem, jobs, n_jobs, progress=progress,
                                desc=f"{m} networks"))
         pretrain[m] = time.perf_counter() - t0
     for method in methods:
@@ -267,7 +268,7 @@ def run_study(truth: Models, problem: WeightProblem, steps: Sequence[int], *,
             study.settings["offsets"].setdefault(method, {})[str(k)] = offs.tolist()
             for o in offs:
                 for s in method_seeds(method, seeds):
-                    rec, pred = run_one(truth, problem, method, k, int(o), s, gradient_steps,
+                    rec, pred = run_one(orbit_models, problem, method, k, int(o), s, gradient_steps,
                                         ml_show, galaxy, progress, n_jobs)
                     study.runs.append(rec)
                     if pred is not None:
@@ -330,13 +331,13 @@ def summary(study: SparseStudy) -> dict[str, Any]:
     out["smallest_n_90pct_1sigma"] = {
         m: (per[m][str(k)]["n_train"] if k is not None else None) for m, k in smallest.items()}
     out["smallest_label"] = {m: smallest_label(per.get(m), smallest[m]) for m in METHODS}
-    fit = study.truth.fit
+    fit = study.orbit_models.fit
     lo, hi = fit.ml_1sigma
     out["truth"] = {**fit.to_dict(), "halfwidth_1sigma": 0.5 * (hi - lo),
                     "method": "rescale (the orbit models themselves)"}
     out["protocol"] = {**study.settings,
                        "offsets_dcnn_label": _offsets_label(study.settings)}
-    out["n_models"] = int(study.truth.ml.size)
+    out["n_models"] = int(study.orbit_models.ml.size)
     out["threshold"] = THRESHOLD
     out["n_runs"] = len(study.runs)
     out["verdict"] = verdicts(out)
@@ -488,17 +489,17 @@ def table(summ: dict[str, Any]):
     return t
 
 
-def sets_table(truth: Models, steps: Sequence[int]):
+def sets_table(orbit_models: OrbitModels, steps: Sequence[int]):
     """The training sets of each step: offsets, sizes and the M/L range judged."""
     from astropy.table import Table
 
     rows = []
-    n = truth.ml.size
+    n = orbit_models.ml.size
     for k in sorted(int(k) for k in steps):
         sizes = [subsets.every_kth(n, k, o).size for o in range(k)]
         first = subsets.every_kth(n, k, 0)
         rows.append((k, k, f"{min(sizes)}–{max(sizes)}" if min(sizes) != max(sizes)
-                     else str(sizes[0]), f"{truth.ml[k] - truth.ml[0]:.2f}",
-                     f"{truth.ml[first[0]]:.2f}–{truth.ml[first[-1]]:.2f}"))
+                     else str(sizes[0]), f"{orbit_models.ml[k] - orbit_models.ml[0]:.2f}",
+                     f"{orbit_models.ml[first[0]]:.2f}–{orbit_models.ml[first[-1]]:.2f}"))
     return Table(rows=rows, names=("k", "offsets", "models per set", "M/L spacing",
                                    "judged range (offset 0)"))
