@@ -255,7 +255,7 @@ def _start_until_ready(target, args: tuple, ready: Path, timeout: float):
     return proc
 
 
-def test_a_held_lock_names_its_holder_and_waiters_wait(tmp_path):
+def test_a_held_lock_names_its_holder_and_waiters_wait(tmp_path, capfd):
     lock, ready = tmp_path / ".run.lock", tmp_path / "ready"
     proc = _start_until_ready(_hold, (str(lock), str(ready), 2.0), ready, 10.0)
     try:
@@ -265,6 +265,8 @@ def test_a_held_lock_names_its_holder_and_waiters_wait(tmp_path):
         t0 = time.perf_counter()
         with locked(lock):  # waits for the other process
             assert time.perf_counter() - t0 > 0.5
+        err = capfd.readouterr().err
+        assert f"waiting for pid {proc.pid}, the test's other run, since " in err
     finally:
         proc.join(10)
 

@@ -107,9 +107,9 @@ def check_scheduler(address: str, timeout: float = 10.0) -> dict[str, Any]:
     """Ask the Dask scheduler at ``address`` who it is; return its identity.
 
     The exchange is bounded by ``timeout`` seconds (the TCP connection, then the question in
-    a thread of its own, so a listener that never answers cannot hang the caller). Nothing listening, no answer in
-    time, or an answer that is not a Dask scheduler's (an HTTP server, say) is a one-line
-    :class:`GridError` naming the address, before any work starts.
+    a thread of its own, so a listener that never answers cannot hang the caller). Nothing
+    listening, no answer in time, or an answer that is not a Dask scheduler's (an HTTP
+    server, say) is a one-line :class:`GridError` naming the address, before any work.
     """
     timeout = check_timeout(timeout)
     env = "" if address != os.environ.get(SCHEDULER_ENV) else f" (from {SCHEDULER_ENV})"

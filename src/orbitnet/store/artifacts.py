@@ -113,7 +113,8 @@ def write_artifact(path: Path | str, datasets: Mapping[str, Any],
             for k, v in provenance(fp).items():
                 h5.attrs[k] = v
             for k, v in (attrs or {}).items():
-                h5.attrs[k] = v if isinstance(v, (int, float, str, np.ndarray)) else canonical_json(v)
+                plain = isinstance(v, (int, float, str, np.ndarray))
+                h5.attrs[k] = v if plain else canonical_json(v)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -199,7 +200,8 @@ def display_path(path: Path) -> str:
 def cached(path: Path | str, params: Mapping[str, Any] | Fingerprint,
            inputs: Mapping[str, str] | None, compute: Callable[[], Mapping[str, Any]],
            attrs: Mapping[str, Any] | None = None,
-           compression: str | Mapping[str, Any] | None = None, *, upstream: Mapping[str, Any] | None = None,
+           compression: str | Mapping[str, Any] | None = None, *,
+           upstream: Mapping[str, Any] | None = None,
            code: Sequence[str] | str | None = None) -> dict[str, np.ndarray]:
     """The artifact at ``path`` if its fingerprint matches, else ``compute()`` stored there.
 

@@ -102,10 +102,11 @@ def locked(path: Path | str, wait: bool = True, what: str | None = None) -> Iter
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
+            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
             if not wait:
-                raise Busy(f"another run holds {path} ({holder})") from None
-            notice(f"waiting for {holder} to release {what or path}")
+                raise Busy(f"another run holds {path} ({holder or 'another process'})") from None
+            notice(f"waiting for {holder} to finish" if holder else
+                   f"waiting for another process to release {what or path}")
             fcntl.flock(fd, fcntl.LOCK_EX)
         info = (f"pid {os.getpid()}" + (f", {what}" if what else "") + ", since "
                 + _dt.datetime.now().isoformat(timespec="seconds")).encode()
