@@ -331,3 +331,18 @@ def test_check_writable_names_the_folder(tmp_path, monkeypatch):
     with pytest.raises(OSError) as err:
         execution.check_writable([tmp_path / "ok", tmp_path / "ro"])
     assert err.value.errno == errno.EROFS and str(tmp_path / "ro") in str(err.value)
+
+
+def test_training_estimates_of_chapters_5_and_6(capsys, executed):
+    """Chapter 5's GANs and Chapter 6's networks are counted before any is trained."""
+    _cube(ml_grid(1.0, 9.0, 0.2))
+    _refused(capsys, executed, ["05_gan", "--profile", "quick", "-p", "seeds",
+                                json.dumps(list(range(5000))), "-p", "gan_epochs", "1000"],
+             "parameters gan_epochs = 1000, seeds = [0, 1, 2, 3, 4, 5, 6, 7, ...]",
+             "10011 GANs of 1000 epochs over 3 images", "CPU hours")
+    _refused(capsys, executed, ["06_sparse", "--profile", "quick", "-p", "seeds",
+                                json.dumps(list(range(5000))), "-p", "gradient_steps", "100000"],
+             "need about", "5000 networks of 4 coefficients", "CPU hours")
+    _main(capsys, ["05_gan", "--profile", "quick"])
+    _main(capsys, ["06_sparse", "--profile", "quick"])
+    assert len(executed) == 2  # the profiles themselves pass

@@ -202,7 +202,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         _orbit_source("the weight solver's library: the cube's (auto), else must match it"),
         _orblib_dir("a DYNAMITE run; must be the one the cube came from (None: the cube's)"),
         Param("gan_epochs", "int", _GAN.epochs, 1, "passes of each GAN over the training images "
-              "(Table 5.1)", lo=1, hi=10000, invited=True),
+              "(Table 5.1)", lo=1, hi=10000, invited=True, cost=rules.gan_cost),
         Param("batch_size", "int", _GAN.batch_size, _GAN.batch_size, "images per step (Table 5.1)", lo=1, hi=1024),
         Param("latent_dim", "int", _GAN.latent_dim, _GAN.latent_dim, "length of the noise vector, uniform in [-1, 1]",
               lo=1, hi=1024),
@@ -252,7 +252,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               "the k at which the networks run", lo=1, min_len=1),
         _seeds("seeds", [0], [0], "seeds of the networks (every offset runs each)"),
         Param("gradient_steps", "int", 150, 5, "gradient steps per network, the same at every "
-              "set size", lo=1, hi=100000),
+              "set size", lo=1, hi=100000, cost=rules.sparse_cost),
         _ml_show("M/L of the image comparison (an M/L of the cube)"),
         _n_jobs(),
     ), (rules.inputs(), rules.on_cube("ml_show"),

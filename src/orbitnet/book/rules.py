@@ -237,3 +237,47 @@ def gh_cube_cost(start: str, stop: str, step: str) -> Cost:
                         cpu_seconds=n_lib * n * PROJECT_S * orbits / REFERENCE_ORBITS)
     return cost
 
+
+
+#: Measured (benchmarks/README.md): a GAN epoch costs about 0.02 CPU-s per training image
+#: (3.2 s for 161 images at batch 2), plus about 4 s of tracing per GAN; a DCNN gradient step
+#: of the fast recipe 35 ms, plus about 5 s of graph building per network and coefficient.
+GAN_IMAGE_EPOCH_S, GAN_TRACE_S, DCNN_STEP_S, DCNN_BUILD_S = 3.2 / 161, 4.0, 0.035, 5.0
+
+
+def _cube_size(v: Mapping[str, Any]) -> int:
+    ml = stored_ml(v["galaxy"])
+    return len(ml) if ml is not None else mlgrid.n_models(*mlgrid.THESIS)
+
+
+def gan_cost(v: Mapping[str, Any]) -> Estimate:
+    """CPU of Chapter 5's GANs: every variant on four coefficients, the spread variants once
+    more per further seed, each ``gan_epochs`` over every ``train_step``-th model."""
+    n_gans = 3 * 4 + len(v["spread_variants"]) * (len(v["seeds"]) - 1) + 1
+    n_train = -(-_cube_size(v) // v["train_step"])
+    per = v["gan_epochs"] * n_train * GAN_IMAGE_EPOCH_S + GAN_TRACE_S
+    return Estimate(0, f"{n_gans} GANs of {v['gan_epochs']} epochs over {n_train} images, "
+                    f"{per:.3g} CPU-s each", cpu_seconds=n_gans * per,
+                    names=("gan_epochs", "seeds", "spread_variants", "train_step"))
+
+
+def sparse_cost(v: Mapping[str, Any]) -> Estimate | None:
+    """CPU of Chapter 6's study on the stored cube (its plan: networks and weight solves)."""
+    ml = stored_ml(v["galaxy"])
+    if ml is None:
+        return None
+    from orbitnet.studies.sparse import DCNN_RECIPES, offset_limits, plan
+
+    limits = offset_limits(v["offsets"], v["pca_offsets"], v["network_offsets"])
+    steps = {m: v["network_steps"] for m in DCNN_RECIPES} if v["network_steps"] else None
+    try:
+        todo = plan(len(ml), v["steps"], v["methods"], v["seeds"], limits, steps)
+    except ValueError:  # a step beyond the cube: its rule (every_kth) names it
+        return None
+    nets = sum(t["runs"] for m, t in todo.items() if m in DCNN_RECIPES)
+    solves = sum(t["solves"] for t in todo.values())
+    per_net = 4 * (v["gradient_steps"] * DCNN_STEP_S + DCNN_BUILD_S)
+    return Estimate(0, f"{nets} networks of 4 coefficients at {per_net:.3g} CPU-s and "
+                    f"{solves} weight solves", cpu_seconds=nets * per_net
+                    + solves * model_seconds(REFERENCE_ORBITS),
+                    names=("steps", "methods", "seeds", "network_steps", "gradient_steps"))
