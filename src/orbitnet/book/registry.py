@@ -215,7 +215,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               choices=GAN_SCALINGS),
         Param("train_step", "int", 1, 16, "train on every n-th orbit model (1: all of them)",
               lo=1, invited=True),
-        Param("n_samples", "int", 32, 8, "images drawn from each unconditional GAN to measure it",
+        Param("gan_samples", "int", 32, 8, "images drawn from each unconditional GAN to measure it",
               lo=1, hi=10000),
         Param("n_draws", "int", 16, 2, "noise draws averaged at each M/L for the cGAN",
               lo=1, hi=10000),
