@@ -30,6 +30,7 @@ from orbitnet.book.params import (
     validate,
     workers,
 )
+from orbitnet.data.galaxy import ModelConstants
 from orbitnet.emulators.gan_config import SCALINGS, GANConfig
 from orbitnet.emulators.recipes import RECIPES as _RECIPES
 from orbitnet.fit.mlgrid import THESIS
@@ -40,6 +41,7 @@ RECIPES = tuple(_RECIPES)
 LOSSES = ("l2", "l1", "l2_err", "l1_err")
 GAN_SCALINGS = SCALINGS
 _GAN = GANConfig()  # Table 5.1: the GAN chapter's defaults
+_MODEL = ModelConstants()  # the galaxy's model: its library's orbit counts and periods
 GAN_VARIANTS = ("gan", "gan_nomask", "cgan", "cgan_global")
 SPARSE_METHODS = ("grid_parabola", "linear", "pca_gp", "dcnn", "dcnn_thesis")
 ORBIT_SOURCES = ("auto", "dynamite", "engine")
@@ -162,7 +164,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         Param("grid_log_f", "list[float]", [0.0, 0.5, 1.0, 1.5], [0.5, 1.0, 1.5],
               "halo masses log10(M200/M*) of the small engine grid (None: no grid)",
               lo=-1.5, hi=1.5, min_len=1, nullable=True),
-        Param("grid_orbits", "list[int]", [6, 5, 4], [3, 3, 2],
+        Param("grid_orbits", "list[int]", [_MODEL.n_e, _MODEL.n_i2, _MODEL.n_i3], [3, 3, 2],
               "energies, I2 and I3 start points of each grid library", lo=1, hi=40,
               min_len=3, max_len=3),
         _grid_workers("Dask workers of the grid (None: one per core)"),
@@ -276,11 +278,11 @@ CHAPTERS: tuple[Chapter, ...] = (
               "truth lattice in log10(M200/M*) (the halo)", lo=-1.5, hi=1.5, min_len=2),
         Param("q", "list[float]", [0.38, 0.42, 0.46, 0.50, 0.54], [0.46, 0.50, 0.54],
               "truth lattice in the intrinsic flattening q", lo=0.05, hi=0.55, min_len=2),
-        Param("n_e", "int", 6, 3, "library energies (6 x 5 x 4 x 3 = 360 orbits: the thesis)",
-              lo=2, hi=40, invited=True),
-        Param("n_i2", "int", 5, 2, "library second integrals", lo=2, hi=40),
-        Param("n_i3", "int", 4, 2, "library third integrals", lo=2, hi=40),
-        Param("n_periods", "float", 200.0, 20.0, "orbital periods integrated per orbit",
+        Param("n_e", "int", _MODEL.n_e, 3, "library energies (6 x 5 x 4 x 3 = 360 orbits: the "
+              "thesis)", lo=2, hi=40, invited=True),
+        Param("n_i2", "int", _MODEL.n_i2, 2, "library second integrals", lo=2, hi=40),
+        Param("n_i3", "int", _MODEL.n_i3, 2, "library third integrals", lo=2, hi=40),
+        Param("n_periods", "float", float(_MODEL.orbital_periods), 20.0, "orbital periods integrated per orbit",
               lo=1, hi=1000),
         Param("n_samples", "int", 50000, 2000, "samples stored per orbit", lo=100,
               hi=1_000_000, cost=rules.library_cost),
