@@ -350,7 +350,7 @@ def min_libraries(per_budget: dict[str, dict[str, Any]], frac: float = 0.9) -> f
 
 
 def run_study(lat: Lattice, galaxy: Galaxy, budgets: Sequence[int], seeds: Sequence[int],
-              strategies: Sequence[str] = STRATEGIES, floor: float = 0.0,
+              strategies: Sequence[str], floor: float,
               dcnn: dict[str, Any] | None = None, dcnn_budgets: Sequence[int] | None = None,
               dcnn_seeds: Sequence[int] | None = None, progress: bool = True,
               grid_start: Sequence[float] | None = None
@@ -452,8 +452,8 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def convergence(galaxy: Galaxy, lat: Lattice, ml: Sequence[float], ml_cube: Sequence[float],
-                engine: dict | None = None, seeds: Sequence[int] = (),
-                large: Sequence[int] = (), dithering: int = 0,
+                engine: dict | None, seeds: Sequence[int], large: Sequence[int],
+                dithering: int,
                 n_workers: int | None = None, scheduler: str | None = None
                 ) -> dict[str, Any]:
     """Best fit and χ² against library size, seed and dithering at the lattice node nearest

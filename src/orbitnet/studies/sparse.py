@@ -96,8 +96,8 @@ def method_seeds(method: str, seeds: Sequence[int]) -> list[int]:
     return [int(seeds[0])] if method == "pca_gp" else [0]
 
 
-def plan(n_models: int, steps: Sequence[int], methods: Sequence[str] = METHODS,
-         seeds: Sequence[int] = (0,), limits: Mapping[str, int | None] | None = None,
+def plan(n_models: int, steps: Sequence[int], methods: Sequence[str],
+         seeds: Sequence[int], limits: Mapping[str, int | None] | None = None,
          method_steps: Mapping[str, Sequence[int]] | None = None
          ) -> dict[str, dict[str, Any]]:
     """What a study will run, per method: steps, runs, weight solves and training sets.
