@@ -1,18 +1,20 @@
 """Size Chapter 6: time a few runs of each method and extrapolate a profile's wall time.
 
-Run: ``.venv/bin/python benchmarks/bench_sparse.py [--profile full|quick] [--gradient-steps N]``
+Run: ``.venv/bin/python benchmarks/bench_sparse.py [--profile full|quick] [--measure-steps N]``
 after Chapter 2 (it needs ``build/artifacts/ngc6278/orbit_models.h5``).
 
 Measures, in this process on the machine as it is (the load average is printed with them):
 
 * the weight solve, per model, with ``solve_many(warm=True)`` over 40 models on all cores;
 * the PCA+GP fit at each step of the profile (offset 0);
-* one DCNN training of the profile's budget (fast recipe, k = 8, offset 3): the first epoch
-  (graph building and compilation) and the seconds per gradient step after it;
+* one DCNN training of ``--measure-steps`` gradient steps (fast recipe, k = 8, offset 3): the
+  first epoch (graph building and compilation) and the seconds per gradient step after it;
 
 and multiplies them with the counts of :func:`orbitnet.studies.sparse.plan` (runs, solves) to
 estimate the profile: solves x seconds per solve + PCA+GP fits + per network (overhead +
-steps x seconds per step + prediction). Nothing is written; copy the printout to
+steps x seconds per step + prediction), the networks' steps summed over every budget of the
+training-budget control (the plan counts every budget at every step: an upper bound, since a
+budget stops at its first step below 90 %). Nothing is written; copy the printout to
 ``benchmarks/README.md``.
 """
 
@@ -45,12 +47,10 @@ def profile(name: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="full", choices=("full", "quick"))
-    ap.add_argument("--gradient-steps", type=int, default=None)
+    ap.add_argument("--measure-steps", type=int, default=150)
     ap.add_argument("--solves", type=int, default=40)
     args = ap.parse_args()
     prof = profile(args.profile)
-    if args.gradient_steps:
-        prof["gradient_steps"] = args.gradient_steps
     gal = load_galaxy()
     orbit_models = cube.read_models(paths.artifacts_dir() / "orbit_models.h5")
     library, _, _, _ = cube.load_library(cube.source_of(orbit_models), None, gal, progress=False)
@@ -67,8 +67,8 @@ def main() -> None:
     limits = sparse.offset_limits(prof["offsets"], prof["pca_offsets"],
                                   prof["network_offsets"])
     nets = dict.fromkeys(sparse.DCNN_RECIPES, prof["network_steps"])
-    todo = sparse.plan(orbit_models.ml.size, prof["steps"], prof["methods"], prof["seeds"], limits,
-                       nets)
+    todo = sparse.plan(orbit_models.ml.size, prof["steps"], prof["methods"], prof["seeds"],
+                       limits, nets, prof["budgets"])
     estimate = {m: p["solves"] * t_solve for m, p in todo.items()}
 
     if "pca_gp" in todo:
@@ -96,7 +96,7 @@ def main() -> None:
 
         recipe = get_recipe(sparse.DCNN_RECIPES[method])
         train = subsets.every_kth(orbit_models.ml.size, 8, 3)
-        steps = prof["gradient_steps"]
+        steps = args.measure_steps
         epochs = epochs_for_steps(recipe, train.size, steps)
         out = paths.artifacts_dir() / "bench" / f"{method}_{steps}"
         t0 = time.perf_counter()
@@ -115,8 +115,8 @@ def main() -> None:
         print(f"{method}: {epochs} epochs x {per_epoch} steps; training {t_train:.0f} s "
               f"(4 nets), first epochs {np.sum(first):.1f} s, {t_step * 1e3:.0f} ms per step "
               f"after them; prediction of 161 images {t_pred:.1f} s")
-        per_run = overhead + 4 * steps * t_step + t_pred
-        estimate[method] += todo[method]["runs"] * per_run
+        estimate[method] += (todo[method]["runs"] * (overhead + t_pred)
+                             + 4 * todo[method]["gradient_steps"] * t_step)
 
     total = sum(estimate.values())
     print(f"load average after: {os.getloadavg()}")

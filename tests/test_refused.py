@@ -341,8 +341,8 @@ def test_training_estimates_of_chapters_5_and_6(capsys, executed):
              "parameters gan_epochs = 1000, seeds = [0, 1, 2, 3, 4, 5, 6, 7, ...]",
              "10011 GANs of 1000 epochs over 3 images", "CPU hours")
     _refused(capsys, executed, ["06_sparse", "--profile", "quick", "-p", "seeds",
-                                json.dumps(list(range(5000))), "-p", "gradient_steps", "100000"],
-             "need about", "5000 networks of 4 coefficients", "CPU hours")
+                                json.dumps(list(range(5000))), "-p", "budgets", "[100000]"],
+             "need about", "5001 networks of 4 coefficients", "CPU hours")
     _main(capsys, ["05_gan", "--profile", "quick"])
     _main(capsys, ["06_sparse", "--profile", "quick"])
     assert len(executed) == 2  # the profiles themselves pass

@@ -1,6 +1,6 @@
 """Judging sentences are chosen from the numbers: each verdict flips when its numbers do."""
 
-from orbitnet.studies import conclusions, gan, losses, maps, sparse
+from orbitnet.studies import conclusions, gan, losses, maps
 
 
 def _run(ml_best, median, in1, in2):
@@ -79,38 +79,6 @@ def test_gan_verdicts_follow_the_numbers():
     assert good["cgan"].startswith("The conditional GAN works as an emulator")
     assert "cGAN's images are 2 times closer" in good["dcnn"]
     assert good["thesis"].startswith("This goes beyond the thesis")
-
-
-def _sparse_summary(dcnn, parabola, linear=4):
-    ks = {"grid_parabola": parabola, "linear": linear, "dcnn": dcnn, "pca_gp": None}
-    per = {m: {str(k): {"frac_inside_1sigma": 1.0 if k else 0.5, "n_train": 161 // k,
-                        "n_train_max": 161 // k + 1} for k in (1, 4, 8, 16)} for m in ks}
-    return {**per, "smallest_k_90pct_1sigma": ks,
-            "smallest_label": {m: sparse.smallest_label(per[m], k) for m, k in ks.items()}}
-
-
-def test_sparse_verdict_follows_the_sparsest_grids():
-    win = sparse.verdicts(_sparse_summary(16, 8))
-    assert win["dcnn_vs_grid_parabola"] == "fewer models than"
-    assert "here it earns its place" in win["network"]
-    tie = sparse.verdicts(_sparse_summary(8, 8))
-    assert tie["dcnn_vs_grid_parabola"] == "as many models as"
-    assert "same sparsest grid" in tie["network"] and "does not earn" in tie["network"]
-    lose = sparse.verdicts(_sparse_summary(None, 8, 16))
-    assert lose["dcnn_vs_linear"] == "more models than"
-    assert "for M/L the network does not earn its place" in lose["network"]
-    assert lose["network"].startswith("The network does not keep the best fit inside 1σ")
-    assert "(none (already below 90 % at k = 1)), while linear does down to k = 16" in lose["network"]
-    worse = sparse.verdicts(_sparse_summary(4, 8))
-    assert "on a sparser grid than the network does (k = 4" in worse["network"]
-    neither = sparse.verdicts(_sparse_summary(None, None, None))
-    assert neither["network"].startswith("Neither the network nor any baseline")
-    assert (neither["sparsest_methods"], neither["sparsest_k"]) == ("none", "none")
-    alone = _sparse_summary(8, 8)
-    del alone["dcnn"]
-    assert "did not compare the network" in sparse.verdicts(alone)["network"]
-    for v in (win, tie, lose, worse, neither):
-        assert "None" not in " ".join(v.values())
 
 
 def test_maps_verdict():

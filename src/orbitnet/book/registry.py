@@ -248,13 +248,17 @@ CHAPTERS: tuple[Chapter, ...] = (
               "and linear, evenly spread (None: all k)", lo=1),
         Param("pca_offsets", "int", 16, 1, "at most this many offsets per k for pca_gp "
               "(None: all k)", lo=1, nullable=True),
-        Param("network_offsets", "int", 8, 1, "evenly spread offsets per k for the networks "
-              "(all k where k is smaller)", lo=1),
-        Param("network_steps", "list[int]", [4, 8, 16, 32], [16],
-              "the k at which the networks run", lo=1, min_len=1),
-        _seeds("seeds", [0], [0], "seeds of the networks (every offset runs each)"),
-        Param("gradient_steps", "int", 150, 5, "gradient steps per network, the same at every "
-              "set size", lo=1, hi=100000, cost=rules.sparse_cost),
+        Param("network_offsets", "int", 2, 1, "evenly spread offsets per k > 1 for the "
+              "networks (all k where k is smaller)", lo=1),
+        Param("network_steps", "list[int]", [1, 2, 4, 8, 16], [1, 16],
+              "the k at which the networks run (the training-budget control)", lo=1,
+              min_len=1),
+        _seeds("seeds", [0, 1, 2], [0], "seeds of the networks: every one on the full grid "
+               "(k of 1), the first on each offset of a larger k"),
+        Param("budgets", "list[int]", [150, 760, 1500], [5, 10],
+              "gradient steps per network, the same at every set size: the training-budget "
+              "control runs every one", lo=1, hi=100000, min_len=1, invited=True,
+              cost=rules.sparse_cost),
         _ml_show("M/L of the image comparison (an M/L of the cube)"),
         _n_jobs(),
     ), (rules.inputs(), rules.on_cube("ml_show"),

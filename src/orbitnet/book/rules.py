@@ -243,6 +243,9 @@ def gh_cube_cost(start: str, stop: str, step: str) -> Cost:
 #: (3.2 s for 161 images at batch 2), plus about 4 s of tracing per GAN; a DCNN gradient step
 #: of the fast recipe 35 ms, plus about 5 s of graph building per network and coefficient.
 GAN_IMAGE_EPOCH_S, GAN_TRACE_S, DCNN_STEP_S, DCNN_BUILD_S = 3.2 / 161, 4.0, 0.035, 5.0
+#: a DCNN's overhead per epoch beyond its steps (Keras' loop and the validation pass; measured
+#: on a set of 10 models, 75 epochs: 22 CPU-s over 4 networks on loaded shared cores)
+DCNN_EPOCH_S = 0.07
 
 
 def _cube_size(v: Mapping[str, Any]) -> int:
@@ -262,7 +265,9 @@ def gan_cost(v: Mapping[str, Any]) -> Estimate:
 
 
 def sparse_cost(v: Mapping[str, Any]) -> Estimate | None:
-    """CPU of Chapter 6's study on the stored cube (its plan: networks and weight solves)."""
+    """CPU of Chapter 6's study on the stored cube (its plan: networks of every budget at
+    every step, an upper bound since a budget stops at its first step below 90 %, and weight
+    solves)."""
     ml = stored_ml(v["galaxy"])
     if ml is None:
         return None
@@ -271,13 +276,15 @@ def sparse_cost(v: Mapping[str, Any]) -> Estimate | None:
     limits = offset_limits(v["offsets"], v["pca_offsets"], v["network_offsets"])
     steps = {m: v["network_steps"] for m in DCNN_RECIPES} if v["network_steps"] else None
     try:
-        todo = plan(len(ml), v["steps"], v["methods"], v["seeds"], limits, steps)
+        todo = plan(len(ml), v["steps"], v["methods"], v["seeds"], limits, steps, v["budgets"])
     except ValueError:  # a step beyond the cube: its rule (every_kth) names it
         return None
-    nets = sum(t["runs"] for m, t in todo.items() if m in DCNN_RECIPES)
+    nets = [t for m, t in todo.items() if m in DCNN_RECIPES]
+    runs = sum(t["runs"] for t in nets)
+    net_cpu = 4 * sum(t["gradient_steps"] * DCNN_STEP_S + t["epochs"] * DCNN_EPOCH_S
+                      + t["runs"] * DCNN_BUILD_S for t in nets)
     solves = sum(t["solves"] for t in todo.values())
-    per_net = 4 * (v["gradient_steps"] * DCNN_STEP_S + DCNN_BUILD_S)
-    return Estimate(0, f"{nets} networks of 4 coefficients at {per_net:.3g} CPU-s and "
-                    f"{solves} weight solves", cpu_seconds=nets * per_net
+    return Estimate(0, f"{runs} networks of 4 coefficients ({net_cpu:.3g} CPU-s) and "
+                    f"{solves} weight solves", cpu_seconds=net_cpu
                     + solves * model_seconds(REFERENCE_ORBITS),
-                    names=("steps", "methods", "seeds", "network_steps", "gradient_steps"))
+                    names=("steps", "methods", "seeds", "network_steps", "budgets"))

@@ -179,9 +179,12 @@ def gan_dir(galaxy: str, variant: str, tag: str, coefficient: int) -> Path:
     return gan_root(galaxy) / variant / tag / f"h{coefficient + 1}"
 
 
-def sparse_prediction(galaxy: str, method: str, k: int, offset: int, seed: int) -> Path:
-    """Chapter 6's prediction of the cube from ``k`` training models."""
-    return artifacts_dir(galaxy) / "sparse" / f"{method}_k{k}_o{offset}_seed{seed}.h5"
+def sparse_prediction(galaxy: str, method: str, k: int, offset: int, seed: int,
+                      gradient_steps: int | None = None) -> Path:
+    """Chapter 6's prediction of the cube from ``k`` training models (a network's: of
+    ``gradient_steps``)."""
+    steps = "" if gradient_steps is None else f"_steps{gradient_steps}"
+    return artifacts_dir(galaxy) / "sparse" / f"{method}_k{k}_o{offset}_seed{seed}{steps}.h5"
 
 
 # --- runs: locks, kernels, results, records, logs ---------------------------------------

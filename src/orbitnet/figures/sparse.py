@@ -1,15 +1,19 @@
-"""Chapter 6's figures: fractions inside, best fits, curves and images per step."""
+"""Chapter 6's figures and tables: fractions inside, the training-budget control, best fits,
+curves and images per step; the method, set, cost and control tables."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from orbitnet.figures.style import image_limit, plot_delta_chi2
+from orbitnet.fit.cube import OrbitModels
 from orbitnet.fit.gh import GH_NAMES
 from orbitnet.fit.sweep import nearest_index
+from orbitnet.judge import subsets
 
 SPARSE_STYLE = {"grid_parabola": ("C7", "s"), "linear": ("C0", "o"), "pca_gp": ("C2", "^"),
                 "dcnn": ("C3", "D"), "dcnn_thesis": ("C1", "v")}
@@ -39,6 +43,39 @@ def plot_sparse_fractions(summary: dict) -> plt.Figure:
         ax.set_ylim(-0.03, 1.03)
     axes[0].set_ylabel("fraction of offsets × seeds")
     axes[0].legend(fontsize=8)
+    return fig
+
+
+def plot_sparse_control(summary: dict, method: str = "dcnn") -> plt.Figure:
+    """The network's training-budget control: fraction of runs inside the orbit models' 1σ
+    with its 95 % Clopper–Pearson interval against the step k, one line per budget of
+    gradient steps (open markers and dotted: a budget whose sparse rows are not read)."""
+    ctrl = summary.get(f"{method}_budget_control") or {}
+    rows = summary.get(f"{method}_budget_sparsest") or {}
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), constrained_layout=True)
+    cmap = plt.get_cmap("plasma")
+    for i, b in enumerate(sorted(ctrl, key=int)):
+        per_k = ctrl[b]
+        ks = sorted(per_k, key=int)
+        frac = np.array([per_k[k]["frac_inside_1sigma"] for k in ks])
+        ci = np.array([per_k[k]["ci95"] for k in ks])
+        x = np.array([int(k) for k in ks]) * (1 + 0.04 * (i - (len(ctrl) - 1) / 2))
+        read = rows.get(b, {}).get("read", False)
+        color = cmap(0.15 + 0.7 * i / max(len(ctrl) - 1, 1))
+        ax.errorbar(x, frac, yerr=[frac - ci[:, 0], ci[:, 1] - frac], color=color,
+                    marker="o", mfc=color if read else "white", capsize=3,
+                    ls="-" if read else ":",
+                    label=f"{b} steps" + ("" if read else " (not read)"))
+    ax.axhline(summary.get("threshold", 0.9), color="0.4", ls="--", lw=1)
+    ax.set_xscale("log", base=2)
+    ks_all = sorted({int(k) for per_k in ctrl.values() for k in per_k})
+    ax.set_xticks(ks_all, [str(k) for k in ks_all])
+    ax.set_xlabel("every k-th model (k = 1: the full grid)")
+    ax.set_ylabel("fraction of runs inside 1σ (95 % interval)")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_title(f"{method}: training-budget control")
+    if ctrl:
+        ax.legend(fontsize=8)
     return fig
 
 
@@ -95,7 +132,7 @@ def plot_sparse_curves(study, methods: Sequence[str] | None = None, offset: int 
                                        {"color": cmap(i / max(len(keys) - 1, 1))})
         plot_delta_chi2(ax, curves, orbit_models.n_kin, band=fit.ml_1sigma, ylim=8 * fit.levels[1])
         ax.set_xlim(fit.ml_best - 2, fit.ml_best + 2)
-        ax.set_title(f"{method}, offset {offset}")
+        ax.set_title(f"{method}, offset {offset}{_budget_text(study, method)}")
     for ax in list(axes.flat)[len(methods):]:
         ax.set_visible(False)
     return fig
@@ -127,8 +164,14 @@ def plot_sparse_images(study, method: str = "dcnn", coefficient: int = 2, *,
         ax.set_visible(False)
     fig.colorbar(im, ax=axes, shrink=0.6, format="%.0e")
     fig.suptitle(f"{GH_NAMES[coefficient]} at M/L = {orbit_models.ml[i_show]:.2f}, {method}, "
-                 f"offset {offset}")
+                 f"offset {offset}{_budget_text(study, method)}")
     return fig
+
+
+def _budget_text(study, method: str) -> str:
+    """", 760 gradient steps" for a network (the budget whose predictions were kept)."""
+    budget = study.settings.get("shown_budget", {}).get(method)
+    return "" if budget is None else f", {budget} gradient steps"
 
 
 def subset_size(orbit_models, k: int, offset: int) -> int:
@@ -136,3 +179,98 @@ def subset_size(orbit_models, k: int, offset: int) -> int:
     from orbitnet.judge.subsets import every_kth
 
     return int(every_kth(orbit_models.ml.size, k, offset).size)
+
+
+# --- tables ------------------------------------------------------------------------
+
+
+def cost_table(summ: dict[str, Any]):
+    """What each method ran: steps, offsets per step, runs planned and done, weight solves
+    planned, wall seconds."""
+    from astropy.table import Table
+
+    proto = summ["protocol"]
+    rows = []
+    for method, p in proto["plan"].items():
+        offs = proto["offsets"].get(method, {})
+        per_k = ", ".join(f"{k}: {len(v)}" for k, v in offs.items())
+        rows.append((method, per_k, p["runs"], proto.get("runs_done", {}).get(method, p["runs"]),
+                     p["solves"], proto["seconds"].get(method, np.nan)))
+    t = Table(rows=rows, names=("method", "offsets per k", "runs planned", "runs done",
+                                "weight solves planned", "wall s (this build)"))
+    t["wall s (this build)"].format = ".0f"
+    return t
+
+
+def table(summ: dict[str, Any]):
+    """Method × step: set size, runs, fraction inside 1σ/2σ, best fits, residual, time."""
+    from astropy.table import Table
+
+    rows = []
+    for method in SPARSE_STYLE:
+        for k, r in summ.get(method, {}).items():
+            size = (str(r["n_train"]) if r["n_train"] == r["n_train_max"]
+                    else f"{r['n_train']}–{r['n_train_max']}")
+            res = r["median_abs_heldout_residual_over_err"]
+            rows.append((method, int(k), size, f"{r['n_offsets']}×{r['n_seeds']}",
+                         r["frac_inside_1sigma"], r["frac_inside_2sigma"],
+                         f"{r['ml_best_median']:.3f} [{r['ml_best_min']:.2f}, "
+                         f"{r['ml_best_max']:.2f}]",
+                         r["abs_delta_over_halfwidth_median"],
+                         np.nan if res is None else res, r["train_seconds_median"]))
+    t = Table(rows=rows, names=("method", "k", "models", "offsets×seeds", "inside 1σ",
+                                "inside 2σ", "best M/L: median [min, max]",
+                                "median |Δ|/half-width", "held-out |pred−model|/err",
+                                "training s"))
+    for name, fmt in (("inside 1σ", ".0%"), ("inside 2σ", ".0%"),
+                      ("median |Δ|/half-width", ".2f"), ("held-out |pred−model|/err", ".3g"),
+                      ("training s", ".2g")):
+        t[name].format = fmt
+    return t
+
+
+def sets_table(orbit_models: OrbitModels, steps: Sequence[int]):
+    """The training sets of each step: offsets, sizes and the M/L range judged."""
+    from astropy.table import Table
+
+    rows = []
+    n = orbit_models.ml.size
+    for k in sorted(int(k) for k in steps):
+        sizes = [subsets.every_kth(n, k, o).size for o in range(k)]
+        first = subsets.every_kth(n, k, 0)
+        rows.append((k, k, f"{min(sizes)}–{max(sizes)}" if min(sizes) != max(sizes)
+                     else str(sizes[0]), f"{orbit_models.ml[k] - orbit_models.ml[0]:.2f}",
+                     f"{orbit_models.ml[first[0]]:.2f}–{orbit_models.ml[first[-1]]:.2f}"))
+    return Table(rows=rows, names=("k", "offsets", "models per set", "M/L spacing",
+                                   "judged range (offset 0)"))
+
+
+def control_table(ctrl: Mapping[str, Mapping[str, Any]], rows: Mapping[str, Mapping[str, Any]],
+          ks: Sequence[int] = ()):
+    """Budget × step: set size, runs (offsets × seeds), inside 1σ with the interval, steps
+    taken, and whether the budget's sparse rows are read; a step of ``ks`` a budget did not
+    run (it stopped below the threshold at a denser one) is a row saying so."""
+    from astropy.table import Table
+
+    out = []
+    for b in sorted(ctrl, key=int):
+        per_k = ctrl[b]
+        for k in sorted({int(q) for q in per_k} | {int(q) for q in ks}):
+            if str(k) not in per_k:
+                out.append((int(b), k, "", "", "", float("nan"), "", "",
+                            f"not run (below 90 % at k = {rows[b]['stopped_at']})"))
+                continue
+            c = per_k[str(k)]
+            size = (str(c["n_train"]) if c["n_train"] == c["n_train_max"]
+                    else f"{c['n_train']}–{c['n_train_max']}")
+            used = (str(c["steps_used"]) if c["steps_used"] == c["steps_used_max"]
+                    else f"{c['steps_used']}–{c['steps_used_max']}")
+            lo, hi = c["ci95"]
+            read = "yes" if rows[b]["read"] or k == 1 else "no"
+            out.append((int(b), k, size, f"{c['n_offsets']}×{c['n_seeds']}",
+                        f"{c['inside']}/{c['n_runs']}", c["frac_inside_1sigma"],
+                        f"{lo:.2f}–{hi:.2f}", used, read))
+    t = Table(rows=out, names=("budget (steps)", "k", "models", "offsets×seeds", "inside 1σ",
+                               "fraction", "95 % interval", "steps taken", "read"))
+    t["fraction"].format = ".0%"
+    return t

@@ -11,10 +11,14 @@ over the held-out models of that range only.
 Methods: ``grid_parabola`` (no emulator: the vertex of the parabola through the three lowest
 χ² of the training models themselves), ``linear`` (per-pixel linear interpolation),
 ``pca_gp`` (PCA + Gaussian processes), ``dcnn`` and ``dcnn_thesis`` (the DCNN with the
-L1/err loss and the fast or thesis recipe, trained for a fixed number of gradient steps at
-every set size, on every model of the set, validated on the models of the offset halfway
-between). DYNAMITE's exact rescaling of one library is the orbit models themselves: it is the
-truth line, not a row of the comparison.
+L1/err loss and the fast or thesis recipe, trained on every model of the set, validated on the
+models of the offset halfway between). DYNAMITE's exact rescaling of one library is the orbit
+models themselves: it is the truth line, not a row of the comparison.
+
+The networks run a training-budget control (:mod:`orbitnet.judge.budgets`): each
+set is trained with every budget of gradient steps (the same at every set size), every seed on
+the full grid (``k = 1``, a single set) and the first seed on each offset of the larger steps.
+A budget's sparse rows are read only when it reaches the threshold on the full grid.
 """
 
 from __future__ import annotations
@@ -38,13 +42,14 @@ from orbitnet.emulators.cache import (
 from orbitnet.fit.chi2 import inside
 from orbitnet.fit.cube import OrbitModels
 from orbitnet.fit.solver import WeightProblem, gh_errors
+from orbitnet.judge import budgets as control
 from orbitnet.judge import subsets
+from orbitnet.judge.budgets import THRESHOLD, sparsest_k
 from orbitnet.judge.compare import evaluate
 
 METHODS = ("grid_parabola", "linear", "pca_gp", "dcnn", "dcnn_thesis")
 DCNN_RECIPES = {"dcnn": "fast", "dcnn_thesis": "thesis"}
 LOSS = "l1_err"
-THRESHOLD = 0.9  # the headline: the sparsest set with at least this fraction inside 1σ
 
 
 @dataclass
@@ -88,37 +93,55 @@ def method_offsets(method: str, k: int, limits: Mapping[str, int | None] | None 
     return subsets.offsets(k, limit)
 
 
-def method_seeds(method: str, seeds: Sequence[int]) -> list[int]:
-    """Seeds run: every one for the networks, the first for PCA+GP (it only seeds the GP
-    optimiser's restarts), none (0) for the deterministic methods."""
+def method_seeds(method: str, seeds: Sequence[int], k: int = 1) -> list[int]:
+    """Seeds run at step ``k``: for the networks every one on the full grid (``k = 1``, one
+    set) and the first on each offset of a larger step; the first for PCA+GP (it only seeds
+    the GP optimiser's restarts); none (0) for the deterministic methods."""
     if method in DCNN_RECIPES:
-        return [int(s) for s in seeds]
+        return [int(s) for s in (seeds if k == 1 else seeds[:1])]
     return [int(seeds[0])] if method == "pca_gp" else [0]
 
 
+def method_budgets(method: str, budgets: Sequence[int]) -> list[int | None]:
+    """Gradient-step budgets run: every one for the networks, none for the other methods."""
+    return [int(b) for b in budgets] if method in DCNN_RECIPES else [None]
+
+
 def plan(n_models: int, steps: Sequence[int], methods: Sequence[str],
-         seeds: Sequence[int], limits: Mapping[str, int | None] | None = None,
-         method_steps: Mapping[str, Sequence[int]] | None = None
-         ) -> dict[str, dict[str, Any]]:
-    """What a study will run, per method: steps, runs, weight solves and training sets.
+         seeds: Sequence[int], limits: Mapping[str, int | None] | None,
+         method_steps: Mapping[str, Sequence[int]] | None,
+         budgets: Sequence[int]) -> dict[str, dict[str, Any]]:
+    """What a study will run, per method: steps, runs, weight solves, gradient steps and
+    epochs.
 
     Solves count the judged models a method must solve (interpolation reproduces its
     training models exactly, so ``linear`` solves only the held-out ones; ``grid_parabola``
-    none). Used to size a profile before running it.
+    none); ``gradient_steps`` and ``epochs`` sum the networks' over their runs (every budget
+    at every step: an upper bound where a budget stops early). Used to size a profile before
+    running it.
     """
+    from orbitnet.emulators.recipes import epochs_for_steps, get_recipe
+
     out = {}
     for method in methods:
         ks = sorted(int(k) for k in (method_steps or {}).get(method, steps))
-        runs = solves = 0
-        for k in ks:
-            for o in method_offsets(method, k, limits):
-                train = subsets.every_kth(n_models, k, int(o))
-                judged = subsets.judged_range(train).size
-                n_seeds = len(method_seeds(method, seeds))
-                runs += n_seeds
-                if method != "grid_parabola":
-                    solves += n_seeds * (judged - (train.size if method == "linear" else 0))
-        out[method] = {"steps": ks, "runs": runs, "solves": solves}
+        recipe = get_recipe(DCNN_RECIPES[method]) if method in DCNN_RECIPES else None
+        runs = solves = grad = epochs = 0
+        for budget in method_budgets(method, budgets):
+            for k in ks:
+                for o in method_offsets(method, k, limits):
+                    train = subsets.every_kth(n_models, k, int(o))
+                    judged = subsets.judged_range(train).size
+                    n_seeds = len(method_seeds(method, seeds, k))
+                    runs += n_seeds
+                    if recipe is not None:
+                        e = epochs_for_steps(recipe, train.size, budget)
+                        epochs += n_seeds * e
+                        grad += n_seeds * e * -(-train.size // recipe.batch_size)
+                    if method != "grid_parabola":
+                        solves += n_seeds * (judged - (train.size if method == "linear" else 0))
+        out[method] = {"steps": ks, "runs": runs, "solves": solves, "gradient_steps": grad,
+                       "epochs": epochs}
     return out
 
 
@@ -130,12 +153,22 @@ def network_job(method: str, n_models: int, k: int, offset: int, seed: int,
 
     recipe = get_recipe(DCNN_RECIPES[method])
     train = subsets.every_kth(n_models, k, offset)
+    tag = f"sparse_k{k}_o{offset}_seed{seed}_steps{gradient_steps}"
     return TrainJob(
-        out_dir=emulator_dir(galaxy, recipe.name, LOSS, f"sparse_k{k}_o{offset}_seed{seed}"),
+        out_dir=emulator_dir(galaxy, recipe.name, LOSS, tag),
         recipe=recipe.name, loss=LOSS, train_idx=tuple(int(i) for i in train),
         val_idx=tuple(int(i) for i in subsets.validation(n_models, k, offset)),
         epochs=epochs_for_steps(recipe, train.size, gradient_steps), galaxy=galaxy,
         overrides=(("seed", int(seed)),))
+
+
+def steps_used(job: TrainJob) -> int:
+    """The gradient steps a network of ``job`` takes: whole epochs of its recipe's batches
+    over every model of its set (:func:`orbitnet.emulators.recipes.epochs_for_steps`)."""
+    from orbitnet.emulators.recipes import get_recipe
+
+    batch = get_recipe(job.recipe).batch_size
+    return int(job.epochs) * -(-len(job.train_idx) // batch)
 
 
 def _predictor(method: str, orbit_models: OrbitModels, problem: WeightProblem, k: int, offset: int,
@@ -173,13 +206,16 @@ def _recipe_dict(method: str) -> dict | None:
 
 
 def _record(orbit_models: OrbitModels, method: str, k: int, offset: int, seed: int,
-            train: np.ndarray, ml_best: float, heldout_residual: float | None, train_seconds: float,
-            ml_1sigma: Sequence[float] | None = None) -> dict[str, Any]:
+            train: np.ndarray,
+            ml_best: float, heldout_residual: float | None, train_seconds: float,
+            ml_1sigma: Sequence[float] | None = None, gradient_steps: int | None = None,
+            steps_used: int | None = None) -> dict[str, Any]:
     ref = orbit_models.fit
     lo, hi = ref.ml_1sigma
     judged = subsets.judged_range(train)
     return {
         "method": method, "k": int(k), "offset": int(offset), "seed": int(seed),
+        "gradient_steps": gradient_steps, "steps_used": steps_used,
         "n_train": int(train.size),
         "judged_ml": [float(orbit_models.ml[judged[0]]), float(orbit_models.ml[judged[-1]])],
         "ml_best": float(ml_best),
@@ -193,10 +229,11 @@ def _record(orbit_models: OrbitModels, method: str, k: int, offset: int, seed: i
 
 
 def run_one(orbit_models: OrbitModels, problem: WeightProblem, method: str, k: int, offset: int,
-            seed: int, gradient_steps: int, ml_show: float,
+            seed: int, gradient_steps: int | None, ml_show: float,
             galaxy: str = paths.GALAXY, progress: bool = True, n_jobs: int | None = None
             ) -> tuple[dict[str, Any], OrbitModels | None]:
-    """Train ``method`` on the set (``k``, ``offset``), judge it on the set's range."""
+    """Train ``method`` on the set (``k``, ``offset``), judge it on the set's range
+    (``gradient_steps``: the network's budget; ignored by the other methods)."""
     from orbitnet.emulators.baselines import grid_parabola
 
     if method not in METHODS:
@@ -207,34 +244,45 @@ def run_one(orbit_models: OrbitModels, problem: WeightProblem, method: str, k: i
         best = grid_parabola(orbit_models.ml[train], orbit_models.kinchi2[train])
         return _record(orbit_models, method, k, offset, seed, train, best, None,
                        time.perf_counter() - t0), None
-    path = paths.sparse_prediction(galaxy, method, k, offset, seed)
+    net = method in DCNN_RECIPES
+    if net and (gradient_steps is None or int(gradient_steps) < 1):
+        raise ValueError(f"gradient_steps must be a positive budget, got {gradient_steps}")
+    budget = int(gradient_steps) if net else None
+    path = paths.sparse_prediction(galaxy, method, k, offset, seed, budget)
     params = {"method": method, "train_ml": orbit_models.ml[train], "seed": int(seed),
               "cube": cube_fingerprint(orbit_models), "recipe": _recipe_dict(method),
-              "gradient_steps": int(gradient_steps) if method in DCNN_RECIPES else None}
+              "gradient_steps": budget}
     pred, res = evaluate(
-        _predictor(method, orbit_models, problem, k, offset, seed, gradient_steps, galaxy,
-                   progress),
+        _predictor(method, orbit_models, problem, k, offset, seed, budget, galaxy, progress),
         orbit_models, problem, path, params, {}, ml_show=ml_show, progress=progress, n_jobs=n_jobs,
         desc=f"{method} k={k} o={offset}", judged=subsets.judged_range(train),
         heldout=subsets.heldout(train), residual_all=False, keep_weights=False,
-        keep_show=method in DCNN_RECIPES)
+        keep_show=net)
+    used = (steps_used(network_job(method, orbit_models.ml.size, k, offset, seed, budget, galaxy))
+            if net else None)
     rec = _record(orbit_models, method, k, offset, seed, train, res["ml_best"],
                   res["median_abs_heldout_residual_over_err"], res["train_seconds"],
-                  res["ml_1sigma"])
+                  res["ml_1sigma"], budget, used)
     return rec, pred
 
 
 def run_study(orbit_models: OrbitModels, problem: WeightProblem, steps: Sequence[int], *,
               methods: Sequence[str], seeds: Sequence[int], offsets: int | None,
               pca_offsets: int | None, network_offsets: int,
-              network_steps: Sequence[int] | None, gradient_steps: int, ml_show: float,
-              galaxy: str = paths.GALAXY,
-              progress: bool = True, n_jobs: int | None = None) -> SparseStudy:
+              network_steps: Sequence[int] | None, budgets: Sequence[int], ml_show: float,
+              prune: bool = True, galaxy: str = paths.GALAXY, progress: bool = True,
+              n_jobs: int | None = None) -> SparseStudy:
     """Train and judge every method on its phase-shifted sets of every step.
 
     ``offsets``, ``pca_offsets``, ``network_offsets``: at most this many offsets per step
     (:func:`offset_limits`); ``network_steps``: the steps at which the networks run (default
-    ``steps``); ``gradient_steps``: the networks' budget per coefficient at every set size.
+    ``steps``); ``budgets``: the networks' gradient steps per coefficient, each the same at
+    every set size (the training-budget control); ``seeds``: every one for the networks on
+    the full grid, the first on the offsets of larger steps (:func:`method_seeds`);
+    ``prune``: a budget stops at its first step below the threshold, whose sparser rows could
+    not be read (:func:`orbitnet.judge.budgets.sparsest_k`). The predictions kept
+    for the figures are the networks' at the budget whose rows are read
+    (:func:`orbitnet.judge.budgets.shown_budget`).
     """
     limits = offset_limits(offsets, pca_offsets, network_offsets)
     method_steps = {m: network_steps for m in DCNN_RECIPES} if network_steps else None
@@ -243,38 +291,76 @@ def run_study(orbit_models: OrbitModels, problem: WeightProblem, steps: Sequence
         raise ValueError(f"unknown method(s) {unknown}; choose from {METHODS}")
     if not seeds:
         raise ValueError("seeds must name at least one seed")
-    if int(gradient_steps) < 1:
-        raise ValueError(f"gradient_steps must be positive, got {gradient_steps}")
-    todo = plan(orbit_models.ml.size, steps, methods, seeds, limits, method_steps)
+    if not budgets or min(int(b) for b in budgets) < 1:
+        raise ValueError(f"budgets must name at least one positive number of gradient steps, "
+                         f"got {list(budgets)}")
+    budgets = sorted({int(b) for b in budgets})
+    todo = plan(orbit_models.ml.size, steps, methods, seeds, limits, method_steps, budgets)
     study = SparseStudy(orbit_models=orbit_models)
     study.settings = {"steps": sorted({int(k) for k in steps}), "seeds": [int(s) for s in seeds],
-                      "gradient_steps": int(gradient_steps), "loss": LOSS,
+                      "budgets": budgets, "prune": bool(prune), "loss": LOSS,
                       "recipes": {m: r for m, r in DCNN_RECIPES.items() if m in methods},
                       "plan": todo, "offsets": {}, "seconds": {}}
-    pretrain: dict[str, float] = {}
-    for m in (m for m in methods if m in DCNN_RECIPES):  # networks first, in worker processes
-        t0 = time.perf_counter()
-        jobs = [network_job(m, orbit_models.ml.size, k, int(o), s, gradient_steps, galaxy)
-                for k in todo[m]["steps"] for o in method_offsets(m, k, limits)
-                for s in method_seeds(m, seeds)]
-        study.settings.setdefault("networks_trained_in_processes", {})[m] = (
-            train_in_processes(orbit_models, problem, jobs, n_jobs, progress=progress,
-                               desc=f"{m} networks"))
-        pretrain[m] = time.perf_counter() - t0
+    run_kw = {"ml_show": ml_show, "galaxy": galaxy, "progress": progress, "n_jobs": n_jobs}
+    preds: dict[tuple, OrbitModels] = {}
     for method in methods:
-        t0 = time.perf_counter() - pretrain.get(method, 0.0)
-        for k in todo[method]["steps"]:
-            offs = method_offsets(method, k, limits)
-            study.settings["offsets"].setdefault(method, {})[str(k)] = offs.tolist()
-            for o in offs:
-                for s in method_seeds(method, seeds):
-                    rec, pred = run_one(orbit_models, problem, method, k, int(o), s, gradient_steps,
-                                        ml_show, galaxy, progress, n_jobs)
-                    study.runs.append(rec)
-                    if pred is not None:
-                        study.preds[(method, k, int(o), s)] = pred
+        t0 = time.perf_counter()
+        if method in DCNN_RECIPES:
+            _run_network(study, problem, method, todo[method]["steps"], budgets, seeds, limits,
+                         prune, preds, **run_kw)
+        else:
+            for k in todo[method]["steps"]:
+                offs = method_offsets(method, k, limits)
+                study.settings["offsets"].setdefault(method, {})[str(k)] = offs.tolist()
+                for o in offs:
+                    for s in method_seeds(method, seeds, k):
+                        rec, pred = run_one(orbit_models, problem, method, k, int(o), s, None,
+                                            **run_kw)
+                        study.runs.append(rec)
+                        if pred is not None:
+                            preds[(method, k, int(o), s, None)] = pred
         study.settings["seconds"][method] = time.perf_counter() - t0
+    study.settings["runs_done"] = {m: sum(r["method"] == m for r in study.runs)
+                                   for m in methods}
+    shown = {m: control.shown_budget(study.runs, m) for m in DCNN_RECIPES}
+    study.settings["shown_budget"] = {m: b for m, b in shown.items() if m in methods}
+    study.preds = {key[:4]: p for key, p in preds.items()
+                   if key[0] not in DCNN_RECIPES or key[4] == shown[key[0]]}
     return study
+
+
+def _run_network(study: SparseStudy, problem: WeightProblem, method: str, ks: Sequence[int],
+                 budgets: Sequence[int], seeds: Sequence[int],
+                 limits: Mapping[str, int | None], prune: bool,
+                 preds: dict[tuple, OrbitModels], galaxy: str, n_jobs: int | None,
+                 progress: bool, ml_show: float) -> None:
+    """The network's control, one step at a time from the full grid down: each step's
+    networks of every budget still running are trained together in worker processes, then
+    judged; with ``prune`` a budget below the threshold at a step stops there."""
+    orbit_models = study.orbit_models
+    alive, stopped, trained = list(budgets), {}, 0
+    for k in ks:
+        offs = method_offsets(method, k, limits)
+        study.settings["offsets"].setdefault(method, {})[str(k)] = offs.tolist()
+        pairs = [(int(o), s) for o in offs for s in method_seeds(method, seeds, k)]
+        jobs = [network_job(method, orbit_models.ml.size, k, o, s, b, galaxy)
+                for b in alive for o, s in pairs]
+        trained += train_in_processes(orbit_models, problem, jobs, n_jobs, progress=progress,
+                                      desc=f"{method} networks, k = {k}")
+        for b in list(alive):
+            recs = []
+            for o, s in pairs:
+                rec, pred = run_one(orbit_models, problem, method, k, o, s, b, ml_show, galaxy,
+                                    progress, n_jobs)
+                recs.append(rec)
+                preds[(method, k, o, s, b)] = pred
+            study.runs += recs
+            if prune and np.mean([r["inside_1sigma"] for r in recs]) < THRESHOLD:
+                alive.remove(b)
+                stopped[str(b)] = int(k)
+    study.settings.setdefault("networks_trained_in_processes", {})[method] = trained
+    study.settings.setdefault("budget_stopped", {})[method] = stopped
+    study.settings.setdefault("network_steps", {})[method] = [int(k) for k in ks]
 
 
 def aggregate(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -298,31 +384,37 @@ def aggregate(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def by_method(study: SparseStudy) -> dict[str, dict[str, dict[str, Any]]]:
-    """method → k (string) → :func:`aggregate` of its runs, in the order run."""
+def by_method(study: SparseStudy, budgets: Mapping[str, int | None] | None = None
+              ) -> dict[str, dict[str, dict[str, Any]]]:
+    """method → k (string) → :func:`aggregate` of its runs, in the order run; a network
+    only with the runs of its read budget (``budgets[method]``; left out when ``None``)."""
+    budgets = budgets or {}
     groups: dict[str, dict[str, list]] = {}
     for r in study.runs:
+        if r["method"] in DCNN_RECIPES and r.get("gradient_steps") != budgets.get(r["method"]):
+            continue
         groups.setdefault(r["method"], {}).setdefault(str(r["k"]), []).append(r)
     return {m: {k: aggregate(rs) for k, rs in sorted(by.items(), key=lambda kv: int(kv[0]))}
             for m, by in groups.items()}
 
 
-def sparsest_k(per_k: dict[str, dict[str, Any]], key: str = "frac_inside_1sigma",
-               threshold: float = THRESHOLD) -> int | None:
-    """Largest step k (smallest set) at which it and every denser step run reach
-    ``threshold``; ``None`` when the densest step run already misses it."""
-    found = None
-    for k in sorted(int(k) for k in per_k):
-        if per_k[str(k)][key] < threshold:
-            break
-        found = k
-    return found
-
-
-def summary(study: SparseStudy) -> dict[str, Any]:
-    """``06_sparse.json``: method → k → numbers; the sparsest sufficient step per method."""
-    per = by_method(study)
+def summary(study: SparseStudy, profile: str = "full") -> dict[str, Any]:
+    """``06_sparse.json``: method → k → numbers (a network at its read budget); the
+    training-budget control of each network (``<method>_budget_control``: budget → k →
+    fraction inside 1σ with its interval, offsets, seeds, steps taken); the sparsest
+    sufficient step per method; verdict sentences (``profile`` "quick": they say that such
+    numbers support no conclusion)."""
+    ctrl = {m: control.control(study.runs, m) for m in DCNN_RECIPES}
+    ctrl = {m: c for m, c in ctrl.items() if c}
+    stopped = study.settings.get("budget_stopped", {})
+    rows = {m: control.budget_rows(c, stopped.get(m)) for m, c in ctrl.items()}
+    read = {m: control.read_budget(r) for m, r in rows.items()}
+    per = by_method(study, {m: None if b is None else int(b) for m, b in read.items()})
     out: dict[str, Any] = dict(per)
+    for m, c in ctrl.items():
+        out[f"{m}_budget_control"] = c
+        out[f"{m}_budget_sparsest"] = rows[m]
+    out["budget_read"] = {m: None if b is None else int(b) for m, b in read.items()}
     smallest = dict.fromkeys(METHODS)
     smallest.update({m: sparsest_k(by) for m, by in per.items()})
     out["smallest_k_90pct_1sigma"] = smallest
@@ -331,12 +423,19 @@ def summary(study: SparseStudy) -> dict[str, Any]:
     out["smallest_n_90pct_1sigma"] = {
         m: (per[m][str(k)]["n_train"] if k is not None else None) for m, k in smallest.items()}
     out["smallest_label"] = {m: smallest_label(per.get(m), smallest[m]) for m in METHODS}
+    for m, c in ctrl.items():
+        if read[m] is None:
+            out["smallest_label"][m] = (f"none: not read at any budget ({', '.join(c)} "
+                                        "gradient steps; each below 90 % on the full grid)")
+        else:
+            out["smallest_label"][m] += f" with {read[m]} gradient steps"
     fit = study.orbit_models.fit
     lo, hi = fit.ml_1sigma
     out["truth"] = {**fit.to_dict(), "halfwidth_1sigma": 0.5 * (hi - lo),
                     "method": "rescale (the orbit models themselves)"}
     out["protocol"] = {**study.settings,
                        "offsets_dcnn_label": _offsets_label(study.settings)}
+    out["profile"] = profile
     out["n_models"] = int(study.orbit_models.ml.size)
     out["threshold"] = THRESHOLD
     out["n_runs"] = len(study.runs)
@@ -357,24 +456,10 @@ def _offsets_label(settings: dict[str, Any]) -> str:
         n = "–".join(str(c) for c in (counts[0], counts[-1])) if len(counts) > 1 else counts[0]
         parts.append(f"{m}: {n} offsets per step at k = {', '.join(ks)}")
     seeds = settings.get("seeds", [])
-    return "; ".join(parts) + f", {len(seeds)} seed{'s' if len(seeds) != 1 else ''} each"
-
-
-def cost_table(summ: dict[str, Any]):
-    """What each method ran: steps, offsets per step, runs, weight solves, wall seconds."""
-    from astropy.table import Table
-
-    proto = summ["protocol"]
-    rows = []
-    for method, p in proto["plan"].items():
-        offs = proto["offsets"].get(method, {})
-        per_k = ", ".join(f"{k}: {len(v)}" for k, v in offs.items())
-        rows.append((method, per_k, p["runs"], p["solves"],
-                     proto["seconds"].get(method, np.nan)))
-    t = Table(rows=rows, names=("method", "offsets per k", "runs", "weight solves",
-                                "wall s (this build)"))
-    t["wall s (this build)"].format = ".0f"
-    return t
+    budgets = ", ".join(str(b) for b in settings.get("budgets", []))
+    return "; ".join(parts) + (f", {len(seeds)} seed{'s' if len(seeds) != 1 else ''} on the "
+                               f"full grid and the first on each offset, {budgets} gradient "
+                               "steps each")
 
 
 def smallest_label(per_k: dict[str, dict[str, Any]] | None, k: int | None) -> str:
@@ -399,107 +484,162 @@ def _fewer(a: int | None, b: int | None) -> str:
     return "fewer models than" if a_ > b_ else "more models than"
 
 
-def verdicts(summary: dict[str, Any]) -> dict[str, str]:
-    """The chapter's judging phrases and sentence, chosen from ``06_sparse.json``'s numbers.
+BASELINES = ("grid_parabola", "linear")
+BASELINE_NAMES = {"grid_parabola": "a parabola through the models' own χ²",
+                  "linear": "linear interpolation"}
+#: verdict keys that hold whole sentences (the quick profile's say they conclude nothing)
+SENTENCES = ("control", "comparison", "network", "sparsest")
 
-    ``<method>_vs_<baseline>``: how a method's sparsest sufficient grid (≥ 90 % of sets
-    inside 1σ) compares with the no-emulator parabola's and linear interpolation's ("fewer
-    models than", ...); ``sparsest_k`` and ``sparsest_methods``: the sparsest grid reached and
-    who reaches it; ``network``: does the network earn its place against the baselines?
+
+def quick_note(summary: Mapping[str, Any]) -> str:
+    """The sentence every verdict of a quick-profile page ends with."""
+    budgets = ", ".join(str(b) for b in summary.get("protocol", {}).get("budgets", []))
+    return (f" These are the quick profile's numbers ({budgets} gradient steps, "
+            f"{summary.get('n_runs', 0)} runs), which support no conclusion.")
+
+
+def verdicts(summary: dict[str, Any]) -> dict[str, str]:
+    """The chapter's judging phrases and sentences, chosen from ``06_sparse.json``'s numbers.
+
+    ``<method>_vs_<baseline>``: how a baseline's sparsest sufficient grid (≥ 90 % of sets
+    inside 1σ) compares with another's ("fewer models than", ...); ``sparsest_k`` and
+    ``sparsest_methods``: the sparsest grid reached and who reaches it; ``control``: what
+    each of the network's budgets shows; ``comparison``: the network against the baselines,
+    at its read budget (it "needs more models" only when some budget reached the threshold
+    on the full grid); ``network``: does it earn its place? On a quick-profile page each
+    sentence says that its numbers support no conclusion.
     """
     per = {m: summary[m] for m in METHODS if isinstance(summary.get(m), dict) and summary[m]}
     smallest_k = summary["smallest_k_90pct_1sigma"]
-    labels = summary.get("smallest_label", {})
     out = {}
-    for method in ("linear", "pca_gp", "dcnn", "dcnn_thesis"):
-        for base in ("grid_parabola", "linear"):
-            if method == base:
-                continue
-            key = f"{method}_vs_{base}"
-            if method not in per or base not in per:
-                out[key] = "was not compared with"
-            else:
-                out[key] = _fewer(smallest_k.get(method), smallest_k.get(base))
+    for method, base in (("linear", "grid_parabola"), ("pca_gp", "grid_parabola"),
+                         ("pca_gp", "linear")):
+        out[f"{method}_vs_{base}"] = (_fewer(smallest_k.get(method), smallest_k.get(base))
+                                      if method in per and base in per
+                                      else "was not compared with")
     reached = {m: smallest_k[m] for m in per if smallest_k.get(m) is not None}
     if reached:
         k_max = max(reached.values())
         out["sparsest_methods"] = ", ".join(m for m in METHODS if reached.get(m) == k_max)
         out["sparsest_k"] = str(k_max)
+        out["sparsest"] = (f"The sparsest sufficient grid, every {k_max}-th model, belongs to: "
+                           f"{out['sparsest_methods']}.")
     else:
         out["sparsest_methods"], out["sparsest_k"] = "none", "none"
-    out["network"] = _network_sentence(per, smallest_k, labels)
+        out["sparsest"] = ("No method puts the best fit inside 1σ in 90 % of the sets on any "
+                           "grid run.")
+    ctrl = summary.get("dcnn_budget_control") or {}
+    rows = summary.get("dcnn_budget_sparsest") or {}
+    budget = (summary.get("budget_read") or {}).get("dcnn")
+    out["control"] = control_sentence(ctrl, rows)
+    out["comparison"] = _comparison(per, smallest_k, summary.get("smallest_label", {}),
+                                    ctrl, budget)
+    out["network"] = _network_sentence(per, smallest_k, summary.get("smallest_label", {}),
+                                       ctrl, budget)
+    if summary.get("profile") == "quick":
+        for key in SENTENCES:
+            out[key] += quick_note(summary)
     return out
 
 
-def _network_sentence(per: dict[str, dict[str, Any]], smallest_k: dict[str, int | None],
-                      labels: dict[str, str]) -> str:
-    """Does the network reach a sparser sufficient grid than every baseline that ran?"""
-    bases = [b for b in ("grid_parabola", "linear") if b in per]
-    if "dcnn" not in per or not bases:
+def _comparison(per: dict[str, Any], smallest_k: Mapping[str, int | None],
+                labels: Mapping[str, str], ctrl: Mapping[str, Any], budget: int | None
+                ) -> str:
+    """The network against the baselines, naming its budget."""
+    bases = [b for b in BASELINES if b in per]
+    if not ctrl:
+        return "The network was not run in this build, so it is not compared with the baselines."
+    if budget is None:
+        names = ", ".join(control.ordered(ctrl))
+        return (f"At none of its budgets ({names} gradient steps) does the network "
+                "put the best fit inside 1σ in at least 90 % of the runs on the full grid, so "
+                "this run cannot say whether it needs more or fewer models than the baselines.")
+    if not bases:
+        return (f"With {budget} gradient steps the network's sparsest sufficient grid is "
+                f"{labels.get('dcnn')}; no baseline ran to compare it with.")
+    phrases = " and ".join(
+        f"{_fewer(smallest_k.get('dcnn'), smallest_k.get(b))} {BASELINE_NAMES[b]} "
+        f"({labels.get(b)})" for b in bases)
+    return (f"With {budget} gradient steps per network the network needs {phrases} to put "
+            f"the best fit inside 1σ in at least 90 % of the sets (the network: "
+            f"{control.k_label(per['dcnn'][str(smallest_k['dcnn'])], smallest_k['dcnn'])}).")
+
+
+def _network_sentence(per: dict[str, dict[str, Any]], smallest_k: Mapping[str, int | None],
+                      labels: Mapping[str, str], ctrl: Mapping[str, Any], budget: int | None
+                      ) -> str:
+    """Does the network, at its read budget, reach a sparser sufficient grid than every
+    baseline that ran?"""
+    bases = [b for b in BASELINES if b in per]
+    if not ctrl or not bases:
         return ("This run did not compare the network with the baselines (grid_parabola, "
                 "linear), so it cannot say whether the network earns its place.")
-    net = smallest_k.get("dcnn") or 0
     best = max(bases, key=lambda b: smallest_k.get(b) or 0)
     base = smallest_k.get(best) or 0
-    against = f"{labels.get('dcnn', 'none')} against {labels.get(best, 'none')} for {best}"
-    if not net and not base:
-        return (f"Neither the network nor any baseline keeps the best fit inside 1σ in at least "
-                f"90 % of the sets even on the densest grid run ({against}).")
+    if budget is None:
+        return (f"The network does not keep the best fit inside 1σ in 90 % of the runs even "
+                f"on the full grid at any budget ({', '.join(control.ordered(ctrl))} gradient "
+                "steps), while "
+                f"{best} reaches {labels.get(best)} with no training: as trained here, the "
+                "network does not earn its place for M/L, and whether more training would "
+                "change that is not measured.")
+    net = smallest_k.get("dcnn") or 0
+    against = (f"{labels.get('dcnn')} against {labels.get(best)} for {best}")
     if net > base:
-        return (f"The network keeps the best fit inside 1σ in at least 90 % of the sets on a "
-                f"sparser grid than every baseline run ({against}): here it earns its place.")
-    if net == base and net:
-        return (f"The network reaches the same sparsest grid as the best baseline ({against}), "
-                "with training and seeds the baseline does not need: it does not earn its "
-                "place for M/L.")
-    if not net:
-        return (f"The network does not keep the best fit inside 1σ in 90 % of the sets even on "
-                f"the densest grid it ran ({labels.get('dcnn', 'none')}), while {best} does "
-                f"down to {labels.get(best, 'none')} with no training: for M/L the network "
-                "does not earn its place.")
-    return (f"The best baseline keeps the best fit inside 1σ in at least 90 % of the sets on "
-            f"a sparser grid than the network does ({against}), with no training: for M/L "
-            "the network does not earn its place.")
+        return (f"With {budget} gradient steps the network keeps the best fit inside 1σ in at "
+                f"least 90 % of the sets on a sparser grid than every baseline run "
+                f"({against}): here it earns its place.")
+    if net == base:
+        return (f"With {budget} gradient steps the network reaches the same sparsest grid as "
+                f"the best baseline ({against}), with training and seeds the baseline does "
+                "not need: it does not earn its place for M/L.")
+    return (f"With {budget} gradient steps the best baseline keeps the best fit inside 1σ in "
+            f"at least 90 % of the sets on a sparser grid than the network does ({against}), "
+            "with no training: for M/L the network does not earn its place.")
 
 
-def table(summ: dict[str, Any]):
-    """Method × step: set size, runs, fraction inside 1σ/2σ, best fits, residual, time."""
-    from astropy.table import Table
-
-    rows = []
-    for method in METHODS:
-        for k, r in summ.get(method, {}).items():
-            size = (str(r["n_train"]) if r["n_train"] == r["n_train_max"]
-                    else f"{r['n_train']}–{r['n_train_max']}")
-            res = r["median_abs_heldout_residual_over_err"]
-            rows.append((method, int(k), size, f"{r['n_offsets']}×{r['n_seeds']}",
-                         r["frac_inside_1sigma"], r["frac_inside_2sigma"],
-                         f"{r['ml_best_median']:.3f} [{r['ml_best_min']:.2f}, "
-                         f"{r['ml_best_max']:.2f}]",
-                         r["abs_delta_over_halfwidth_median"],
-                         np.nan if res is None else res, r["train_seconds_median"]))
-    t = Table(rows=rows, names=("method", "k", "models", "offsets×seeds", "inside 1σ",
-                                "inside 2σ", "best M/L: median [min, max]",
-                                "median |Δ|/half-width", "held-out |pred−model|/err",
-                                "training s"))
-    for name, fmt in (("inside 1σ", ".0%"), ("inside 2σ", ".0%"),
-                      ("median |Δ|/half-width", ".2f"), ("held-out |pred−model|/err", ".3g"),
-                      ("training s", ".2g")):
-        t[name].format = fmt
-    return t
+# --- the training-budget control in words ---------------------------------
 
 
-def sets_table(orbit_models: OrbitModels, steps: Sequence[int]):
-    """The training sets of each step: offsets, sizes and the M/L range judged."""
-    from astropy.table import Table
+def _runs_text(full: Mapping[str, Any]) -> str:
+    lo, hi = full["ci95"]
+    return (f"{full['inside']} of {full['n_runs']} runs inside 1σ on the full grid "
+            f"({full['n_seeds']} seed{'s' if full['n_seeds'] != 1 else ''}; 95 % interval "
+            f"{lo:.2f}–{hi:.2f})")
 
-    rows = []
-    n = orbit_models.ml.size
-    for k in sorted(int(k) for k in steps):
-        sizes = [subsets.every_kth(n, k, o).size for o in range(k)]
-        first = subsets.every_kth(n, k, 0)
-        rows.append((k, k, f"{min(sizes)}–{max(sizes)}" if min(sizes) != max(sizes)
-                     else str(sizes[0]), f"{orbit_models.ml[k] - orbit_models.ml[0]:.2f}",
-                     f"{orbit_models.ml[first[0]]:.2f}–{orbit_models.ml[first[-1]]:.2f}"))
-    return Table(rows=rows, names=("k", "offsets", "models per set", "M/L spacing",
-                                   "judged range (offset 0)"))
+
+def budget_sentence(budget: str, per_k: Mapping[str, Any], row: Mapping[str, Any],
+                    threshold: float = control.THRESHOLD) -> str:
+    """What one budget shows, in a sentence that names it and the steps taken."""
+    full = per_k.get("1")
+    pct = f"{threshold:.0%}".replace("%", " %")
+    if full is None:
+        return (f"With {budget} gradient steps the network was not run on the full grid, so "
+                "its sparse rows are not read.")
+    used = (f"{full['steps_used']} steps taken" if full["steps_used"] == full["steps_used_max"]
+            else f"{full['steps_used']}–{full['steps_used_max']} steps taken")
+    head = (f"With {budget} gradient steps ({used} on the full grid) the network puts "
+            f"{_runs_text(full)}")
+    if not row["read"]:
+        return head + f": below {pct}, so its sparse rows are not read."
+    stop = (f" (it stops at k = {row['stopped_at']}, below {pct})"
+            if row.get("stopped_at") not in (None, 1) else "")
+    return head + f"; its sparsest grid with at least {pct} inside 1σ is {row['label']}{stop}."
+
+
+def control_sentence(ctrl: Mapping[str, Mapping[str, Any]],
+                     rows: Mapping[str, Mapping[str, Any]]) -> str:
+    """Every budget's sentence, then which budget stands for the network and why."""
+    if not ctrl:
+        return "The network was not run, so there is no training-budget control."
+    parts = [budget_sentence(b, ctrl[b], rows[b]) for b in control.ordered(ctrl)]
+    best = control.read_budget(rows)
+    names = ", ".join(control.ordered(ctrl))
+    if best is None:
+        parts.append(f"No budget ({names} gradient steps) reaches the threshold on the full "
+                     "grid: the network's failures on sparse sets measure its training, not "
+                     "how many models it needs.")
+    elif len(rows) > 1:
+        parts.append(f"The comparison with the baselines below uses {best} gradient steps, "
+                     f"the most favourable of the budgets {names}.")
+    return " ".join(parts)
