@@ -216,6 +216,20 @@ def test_chapter2_grid_summary_chooses_the_verdict_from_the_numbers(best, trend)
     assert set(grid_summary(None)) == set(s)  # no grid: the same keys, all None
 
 
+def test_unwritable_out_folder_is_refused_before_a_cluster_starts(galaxy, tmp_path):
+    """A grid folder nothing can be written to (read-only; /proc for root, whom chmod does not
+    stop) is one error naming it, before any library is built (issue 22)."""
+    out = Path("/proc") if os.geteuid() == 0 else tmp_path / "ro"
+    if out != Path("/proc"):
+        out.mkdir()
+        out.chmod(0o500)
+    t0 = time.perf_counter()
+    with pytest.raises(GridError, match=rf"cannot write the grid folder {out} .*--out"):
+        grid_sweeps(galaxy, {"f-dh": (0.0, 1.5)}, n=2, out_dir=out, ml=ML, n_workers=1,
+                    progress=False, **TINY)
+    assert time.perf_counter() - t0 < 5  # no cluster was started, no library built
+
+
 @pytest.mark.slow
 def test_failed_points_are_reported_not_hidden(galaxy, tmp_path):
     """Libraries over the orbit-failure threshold fail their point; the grid names them."""

@@ -328,6 +328,23 @@ def point_configs(space: ParameterSpace, points: Sequence[Mapping[str, float]],
     return [replace(base, **space.engine_overrides(p)) for p in points]
 
 
+def check_out_dir(out_dir: Path | str) -> Path:
+    """``out_dir``, created, once a file could be written there: a read-only or otherwise
+    unwritable folder is a :class:`GridError` naming it before a cluster starts (not a failure
+    of every point after its library was built)."""
+    out = Path(out_dir)
+    probe = out / f".write-test-{os.getpid()}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        probe.unlink()
+    except OSError as exc:
+        raise GridError(f"cannot write the grid folder {out} ({exc.strerror or exc}): "
+                        "choose another with --out") from None
+    return out
+
+
 def run_grid(space: ParameterSpace, points: Sequence[Mapping[str, float]], base: EngineConfig,
              inputs: EngineInputs, input_hashes: Mapping[str, str], out_dir: Path | str,
              analysis: Callable | None = None, scheduler: str | None = None,
@@ -355,8 +372,7 @@ def run_configs(points: Sequence[Mapping[str, float]], configs: Sequence[EngineC
     if not points or len(points) != len(configs):
         raise GridError(f"need one engine configuration per point, got {len(points)} points "
                         f"and {len(configs)} configurations")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_out_dir(out_dir)
     tasks = [PointTask(i, dict(p), c, inputs, dict(input_hashes), str(out_dir), analysis)
              for i, (p, c) in enumerate(zip(points, configs, strict=True))]
     t0 = time.perf_counter()
