@@ -56,6 +56,19 @@ def test_unknown_parameter_of_a_toy_chapter(toy_book):
         runner.run_chapter("90_ok", overrides={"y": 2}, progress=False, log=lambda *_: None)
 
 
+def test_a_planted_lock_symlink_is_one_plain_line_and_its_target_untouched(toy_book):
+    victim = toy_book / "victim.txt"
+    victim.write_text("precious")
+    lock = paths.run_lock()
+    lock.parent.mkdir(parents=True)
+    lock.symlink_to(victim)
+    with pytest.raises(runner.ChapterError) as err:
+        runner.run_chapter("90_ok", progress=False, log=lambda *_: None)
+    assert str(err.value) == (f"chapter 90_ok: the lock file {lock} is a symbolic link: "
+                              "refusing to open it (remove it)")
+    assert victim.read_text() == "precious"
+
+
 def test_parse_value():
     assert parse_value("0.5") == 0.5
     assert parse_value("[1, 2]") == [1, 2]

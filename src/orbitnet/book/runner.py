@@ -160,6 +160,8 @@ def run_chapter(chapter_id: str, profile: str = "full",
 
 
 def _os_error(exc: OSError) -> str:
+    if exc.strerror is None and exc.filename is None:  # a message of ours (an unsafe lock)
+        return str(exc)
     where = f"{exc.filename}: " if exc.filename else ""
     return f"cannot write {where}{exc.strerror or exc}"
 
