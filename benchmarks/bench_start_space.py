@@ -5,7 +5,8 @@
 
 Builds (or loads from the cache under build/artifacts/<galaxy>/lattice/) the 360-orbit
 libraries of Chapter 9's 5 x 5 truth lattice with its full-profile M/L grid (2.5 ... 8.5 by
-0.1) through the same Dask grid as the chapter, prints the chapter's ``jitter`` (median
+0.1) through the same Dask grid as the chapter, prints the chapter's own
+``studies.beyond_ml.jitter`` (median
 |second difference| / 2 of min-over-M/L kinchi2 along log f and along q), and for every
 lattice edge (two neighbouring libraries):
 
@@ -32,18 +33,10 @@ from orbitnet.data.galaxy import load_galaxy
 from orbitnet.fit.lattice import lattice_points, point_results
 from orbitnet.fit.sweep import ml_grid
 from orbitnet.orblib.engine import load_library
+from orbitnet.studies.beyond_ml import Lattice, jitter
 
 LOG_F = [0.5, 0.75, 1.0, 1.25, 1.5]
 Q = [0.38, 0.42, 0.46, 0.50, 0.54]
-
-
-def jitter(c: np.ndarray) -> dict[str, float]:
-    """Chapter 9's jitter (studies.beyond.jitter) of a (log_f, q) array of chi2 minima."""
-    out = {}
-    for name, axis in (("log_f", 0), ("q", 1)):
-        d2 = np.diff(c, n=2, axis=axis) if c.shape[axis] > 2 else np.zeros(1)
-        out[name] = float(np.median(np.abs(d2)) / 2)
-    return out
 
 
 def library_summary(path: str) -> dict:
@@ -133,7 +126,7 @@ def main() -> None:
                               [engine] * len(pts), n_workers=args.workers, progress=False)
     nf, nq = len(args.log_f), len(args.q)
     c = np.array([r.chi2_min for r in res]).reshape(nf, nq)
-    jit = jitter(c)
+    jit = jitter(Lattice(np.asarray(args.log_f), np.asarray(args.q), res))
     cpu = sum(s["library_seconds"] for s in grid.summaries)
     print(f"start_space={args.start_space}: {len(pts)} libraries ({grid.n_built} built, "
           f"{grid.workers} workers, {grid.wall_seconds:.0f} s wall, library CPU {cpu:.0f} s)")

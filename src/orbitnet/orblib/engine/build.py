@@ -204,7 +204,9 @@ def _integrate_all(ss: StartSpace, pot: Potential, obs: Observation, cfg: Engine
     # take orbits one at a time (dynamic schedule), so no thread idles behind a long orbit.
     # Each orbit's random numbers depend on its index only: any order gives the same library.
     order = np.r_[np.flatnonzero(kinds == 0), np.flatnonzero(kinds == 1)]
-    batch = max(16 * n_threads, 32)
+    # small batches only for the bar (each batch ends with threads idle behind its last
+    # orbits); otherwise 256 sub-orbits bound the batch's LOSVD buffer (83 MB)
+    batch = max(16 * n_threads, 32) if progress else 256
     bar = None
     if progress:
         from tqdm.auto import tqdm

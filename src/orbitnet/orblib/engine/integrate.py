@@ -18,6 +18,19 @@ _B = np.ascontiguousarray(_dop.B)
 _E3 = np.ascontiguousarray(_dop.E3)
 _E5 = np.ascontiguousarray(_dop.E5)
 
+
+def _nonzero_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR form (start offsets, column indices) of the nonzero entries of each row of a."""
+    cols = [np.flatnonzero(row) for row in a]
+    return np.cumsum([0] + [len(c) for c in cols]), np.concatenate(cols).astype(np.int64)
+
+
+# the tableau's nonzero terms in ascending order: skipping an exact zero term of a sum that
+# starts at +0.0 leaves every bit of the sum unchanged (for finite stages)
+_A_PTR, _A_COL = _nonzero_rows(np.tril(_A, -1))
+_B_COL = np.flatnonzero(_B).astype(np.int64)
+_E_COL = np.flatnonzero((_E5 != 0) | (_E3 != 0)).astype(np.int64)
+
 OK, MAX_STEPS, STEP_UNDERFLOW = 0, 1, 2
 
 
@@ -31,31 +44,47 @@ def _rhs(y, grid, sc, mge, dy):
 
 @nb.njit(cache=True)
 def _step(y, h, K, ynew, ys, rtol, atol, grid, sc, mge):
-    """One DOP853 trial step from y (K[0] = f(y)); returns the error norm, K[12] = f(ynew)."""
+    """One DOP853 trial step from y (K[0] = f(y)); returns the error norm, K[12] = f(ynew).
+
+    Each stage sums its terms in the tableau's order, component by component; the six
+    components of a term are updated together (independent sums: vectorisable). K has
+    three spare rows (13..15) used as accumulators.
+    """
+    acc = K[_NS + 1]
     for s in range(1, _NS):
+        acc[:] = 0.0
+        for p in range(_A_PTR[s], _A_PTR[s + 1]):
+            m = _A_COL[p]
+            a = _A[s, m]
+            for i in range(6):
+                acc[i] += a * K[m, i]
         for i in range(6):
-            acc = 0.0
-            for m in range(s):
-                acc += _A[s, m] * K[m, i]
-            ys[i] = y[i] + h * acc
+            ys[i] = y[i] + h * acc[i]
         _rhs(ys, grid, sc, mge, K[s])
+    acc[:] = 0.0
+    for m in _B_COL:
+        b = _B[m]
+        for i in range(6):
+            acc[i] += b * K[m, i]
     for i in range(6):
-        acc = 0.0
-        for m in range(_NS):
-            acc += _B[m] * K[m, i]
-        ynew[i] = y[i] + h * acc
+        ynew[i] = y[i] + h * acc[i]
     _rhs(ynew, grid, sc, mge, K[_NS])
+    a5 = K[_NS + 2]
+    a3 = K[_NS + 3]
+    a5[:] = 0.0
+    a3[:] = 0.0
+    for m in _E_COL:
+        c5 = _E5[m]
+        c3 = _E3[m]
+        for i in range(6):
+            a5[i] += c5 * K[m, i]
+            a3[i] += c3 * K[m, i]
     e5 = 0.0
     e3 = 0.0
     for i in range(6):
         sc_i = atol + rtol * max(abs(y[i]), abs(ynew[i]))
-        a5 = 0.0
-        a3 = 0.0
-        for m in range(_NS + 1):
-            a5 += _E5[m] * K[m, i]
-            a3 += _E3[m] * K[m, i]
-        e5 += (a5 / sc_i) ** 2
-        e3 += (a3 / sc_i) ** 2
+        e5 += (a5[i] / sc_i) ** 2
+        e3 += (a3[i] / sc_i) ** 2
     if e5 == 0.0 and e3 == 0.0:
         return 0.0
     return abs(h) * e5 / np.sqrt((e5 + 0.01 * e3) * 6.0)
@@ -111,7 +140,7 @@ def _accepted_step(y, h, K, ynew, ys, rtol, atol, grid, sc, mge, h_min):
 def integrate_orbit(y0, t_end, t_samp, rtol, atol, h0, max_steps, grid, sc, mge, samples):
     """Integrate from y0 (x, v in km, km/s) to t_end, writing the state at the sorted times
     ``t_samp`` into ``samples``. Returns (status, accepted steps, last step)."""
-    K = np.empty((_NS + 1, 6))
+    K = np.empty((_NS + 4, 6))
     y = y0.copy()
     ynew = np.empty(6)
     ys = np.empty(6)
@@ -150,7 +179,7 @@ def integrate_orbit(y0, t_end, t_samp, rtol, atol, h0, max_steps, grid, sc, mge,
 def plane_crossings(y0, n_cross, t_max, rtol, atol, h0, tol, grid, sc, mge):
     """Radii sqrt(x^2 + z^2) at the first ``n_cross`` crossings of the y = 0 plane, each located
     by bisection of the interpolant to |y| < tol. Returns (radii, count)."""
-    K = np.empty((_NS + 1, 6))
+    K = np.empty((_NS + 4, 6))
     y = y0.copy()
     ynew = np.empty(6)
     ys = np.empty(6)

@@ -192,6 +192,26 @@ def _fill_grid(l0, hl, hc, hv, mge, tn, tw, grid):
                 grid[i, j, k, 2] = np.log(-buf[3])
 
 
+_GRIDS: dict[bytes, np.ndarray] = {}  # tabulated MGE forces of this process, by content
+_GRID_CACHE_SIZE = 4
+
+
+def _tabulated_force(mge: np.ndarray, l0: float, hl: float, hc: float, hv: float, n_r: int,
+                     n_c: int, n_v: int) -> np.ndarray:
+    """The MGE force table (read-only); the same MGE and nodes reuse the last few tables (a
+    lattice along the halo, or libraries of one potential with other sizes or seeds)."""
+    key = mge.tobytes() + np.array([l0, hl, hc, hv, n_r, n_c, n_v], float).tobytes()
+    grid = _GRIDS.pop(key, None)
+    if grid is None:
+        grid = np.empty((n_r + 3, n_c + 3, n_v + 3, 3))
+        _fill_grid(l0, hl, hc, hv, mge, _TN24, _TW24, grid)
+        grid.flags.writeable = False
+        while len(_GRIDS) >= _GRID_CACHE_SIZE:
+            _GRIDS.pop(next(iter(_GRIDS)))
+    _GRIDS[key] = grid  # most recently used last
+    return grid
+
+
 def make_potential(model: MassModel, r_lo: float | None = None, r_hi: float | None = None,
                    n_per_dex: int = 116, n_c: int = 33, n_v: int = 17) -> Potential:
     """Tabulate the MGE force between ``r_lo`` and ``r_hi`` (km; default 1e-3 min sigma_j to
@@ -214,9 +234,7 @@ def make_potential(model: MassModel, r_lo: float | None = None, r_hi: float | No
     sc[L0], sc[HL], sc[HC], sc[HV] = l0, hl, hc, hv
     sc[NR], sc[NC], sc[NV] = n_r, n_c, n_v
     sc[R2LO], sc[R2HI] = r_lo**2, r_hi**2
-    grid = np.empty((n_r + 3, n_c + 3, n_v + 3, 3))
-    _fill_grid(l0, hl, hc, hv, mge, _TN24, _TW24, grid)
-    return Potential(mge=mge, sc=sc, grid=grid)
+    return Potential(mge=mge, sc=sc, grid=_tabulated_force(mge, l0, hl, hc, hv, n_r, n_c, n_v))
 
 
 def potential_at(pot: Potential, xyz: np.ndarray) -> np.ndarray:
