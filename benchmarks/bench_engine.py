@@ -1,10 +1,17 @@
 """Time the embedded orbit-library engine and compare its library with DYNAMITE's run.
 
     .venv/bin/python benchmarks/bench_engine.py [--threads N] [--skip-large] [--seeds 4242 ...]
+    .venv/bin/python benchmarks/bench_engine.py --speed [--start-space smooth] [--threads N]
 
 Builds the 6x5x4 library (360 orbits) and a 10x7x5 library (1050 orbits), reports wall
 times, energy conservation, start conditions against DYNAMITE's begin.dat/beginbox.dat,
 per-orbit observables against reference.h5, and the kinchi2-vs-M/L minimum against DYNAMITE's.
+
+``--speed`` instead times the library sizes of the orbit-count ladder (issue 23): 6x5x4
+(360 orbits), 10x7x5 (1050), 14x10x7 (2940), and 6x5x4 with dithering 2 and 3, each once
+after a warm-up build (kernels loaded), and prints wall and CPU seconds per library and ms per
+library orbit and per integrated orbit (tubes and boxes of every dithered sub-orbit), with the
+load average before and after (the cores may be shared).
 """
 
 from __future__ import annotations
@@ -106,13 +113,45 @@ def kinchi2_minimum(lib, label: str) -> None:
           f"kinchi2 {res.kinchi2.min():.1f}")
 
 
+SPEED_SIZES = ((6, 5, 4, 1), (10, 7, 5, 1), (14, 10, 7, 1), (6, 5, 4, 2), (6, 5, 4, 3))
+
+
+def speed_table(threads: int | None, start_space: str) -> None:
+    """Wall and CPU time per library of the ladder's sizes (one build each, kernels loaded)."""
+    import os
+
+    build_library(progress=False, n_threads=threads, n_e=2, n_i2=2, n_i3=2, n_periods=2,
+                  n_samples=100, n_cross=4, start_space=start_space)
+    print(f"start_space={start_space}, load average before {os.getloadavg()}")
+    print("| n_e x n_i2 x n_i3, dithering | orbits | integrations | wall s | CPU s | "
+          "grid + start space s | ms per orbit | ms per integration | max abs dE/E |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for ne, ni2, ni3, d in SPEED_SIZES:
+        c0, t0 = time.process_time(), time.perf_counter()
+        lib = build_library(progress=False, n_threads=threads, n_e=ne, n_i2=ni2, n_i3=ni3,
+                            dithering=d, start_space=start_space)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        t = lib.meta["timings"]
+        n_int = 2 * ne * ni2 * ni3 * d**3
+        print(f"| {ne} x {ni2} x {ni3}, {d} | {lib.n_orbits} | {n_int} | {wall:.1f} | "
+              f"{cpu:.1f} | {t['potential_s']:.1f} + {t['start_space_s']:.1f} | "
+              f"{1e3 * wall / lib.n_orbits:.1f} | {1e3 * wall / n_int:.1f} | "
+              f"{lib.meta['max_abs_dE_over_E']:.1e} |", flush=True)
+    print(f"load average after {os.getloadavg()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--skip-large", action="store_true")
     ap.add_argument("--seeds", type=int, nargs="*", default=[4242])
     ap.add_argument("--save", default=str(paths.BUILD / "engine" / "engine_6x5x4.h5"))
+    ap.add_argument("--speed", action="store_true", help="time the ladder's library sizes")
+    ap.add_argument("--start-space", default="dynamite", choices=("dynamite", "smooth"))
     args = ap.parse_args()
+    if args.speed:
+        speed_table(args.threads, args.start_space)
+        return
 
     build_library(progress=False, n_threads=args.threads, n_e=2, n_i2=2, n_i3=2, n_periods=2,
                   n_samples=100, n_cross=4)  # load/compile the numba kernels

@@ -32,7 +32,7 @@ def _sha(*arrays) -> str:
     return h.hexdigest()
 
 
-def _start_space(kind: str, n=(3, 3, 2), **model):
+def _start_space(kind: str, n=(3, 3, 2), seed: int = 4242, **model):
     from orbitnet.orblib.engine.inputs import load_inputs
     from orbitnet.orblib.engine.mass import mass_model
     from orbitnet.orblib.engine.orbitstart import start_space
@@ -43,7 +43,7 @@ def _start_space(kind: str, n=(3, 3, 2), **model):
     pot = make_potential(m, r_hi=max(2 * 10**1.99123 * m.arcsec_km,
                                      6 * np.sqrt(2) * m.sigma.max()))
     if kind == "smooth":
-        return smooth_start_space(pot, m.arcsec_km, *n)
+        return smooth_start_space(pot, m.arcsec_km, *n, seed=seed)
     return start_space(pot, m.arcsec_km, *n, n_cross=100)
 
 
@@ -110,6 +110,26 @@ def test_smooth_start_space_is_continuous_in_the_potential(key, value):
     d2 = _change(_start_space("smooth", **{key: value * (1 + 2e-6)}), base)
     assert 1e-9 < d1 < 1e-6
     assert d2 / d1 == pytest.approx(2.0, rel=0.01)
+
+
+def test_smooth_start_offsets_come_from_the_seed_alone():
+    """Another seed moves every launch point by ~1e-6 (a new realisation of the chaotic
+    orbits); the same seed gives the same start space bit for bit."""
+    from orbitnet.orblib.engine.smoothstart import START_OFFSET, start_offsets
+
+    np.testing.assert_array_equal(start_offsets(7, 5), start_offsets(7, 5))
+    assert not np.array_equal(start_offsets(7, 5), start_offsets(8, 5))
+    a, b = _start_space("smooth"), _start_space("smooth")
+    np.testing.assert_array_equal(a.tube_start, b.tube_start)
+    np.testing.assert_array_equal(a.box_start, b.box_start)
+    other = _start_space("smooth", seed=7)
+    np.testing.assert_array_equal(other.t_circ, a.t_circ)
+    moved = np.linalg.norm(other.box_start[:, :3] - a.box_start[:, :3], axis=1) / np.linalg.norm(
+        a.box_start[:, :3], axis=1)
+    assert np.all(moved > 0) and moved.max() < 10 * START_OFFSET
+    r = np.hypot(a.tube_start[:, 0], a.tube_start[:, 2])
+    r7 = np.hypot(other.tube_start[:, 0], other.tube_start[:, 2])
+    assert 0 < np.abs(r7 / r - 1).max() < 10 * START_OFFSET
 
 
 def test_smooth_start_space_against_dynamite_at_ngc6278():

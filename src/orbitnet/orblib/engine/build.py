@@ -292,7 +292,7 @@ def build_library(config: EngineConfig | None = None, inputs: EngineInputs | Non
     t1 = time.perf_counter()
     if cfg.start_space == "smooth":
         ss = smooth_start_space(pot, model.arcsec_km, cfg.n_e, cfg.n_i2, cfg.n_i3, cfg.logrmin,
-                                cfg.logrmax, cfg.dithering)
+                                cfg.logrmax, cfg.dithering, cfg.seed)
     else:
         ss = start_space(pot, model.arcsec_km, cfg.n_e, cfg.n_i2, cfg.n_i3, cfg.logrmin,
                          cfg.logrmax, cfg.dithering, cfg.n_cross, n_threads)

@@ -16,10 +16,15 @@ initial conditions (Vasiliev & Valluri 2020, agama ``py/example_forstand.py``):
 * the time scale of an energy is the period of that circular orbit,
   t_circ = 2 pi r_c / v_c(r_c) with the exact force (DYNAMITE: r_t = b_in at the equatorial
   angle, tabulated force);
-* launch points on the same fractions of (b_in, b_out) and the same box directions as DYNAMITE.
+* launch points on the same fractions of (b_in, b_out) and the same box directions as
+  DYNAMITE, each moved by a random relative offset of ``START_OFFSET`` (1e-6: tube launch
+  radii, box directions in radians; the energy stays exact).
 
-The random draws of a library (start phase, PSF) depend on the seed and the orbit index only,
-so every library of a grid shares them.
+Every random draw of a library (these offsets, start phases, PSF) depends on the seed and the
+orbit index only, so every library of a grid shares them. The offsets make a seed a new
+realisation of the chaotic (box) orbits, whose 200-period averages a change of 1e-7 in the
+potential already changes (docs/start_space.md): with them, seed-to-seed scatter measures the
+library's noise; without them a seed only moves the sampling phase and the PSF draws.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from orbitnet.orblib.engine.potential import Potential, accel_exact, potential_e
 
 _XTOL = 1e-13  # root tolerance relative to the bracket's radius
 THIN_MAX = 0.89  # b_in <= THIN_MAX * b_out (DYNAMITE's equatorial thin-tube bracket)
+START_OFFSET = 1e-6  # relative random offset of every launch point (seeded)
 
 
 def _direction(theta: float, phi: float) -> np.ndarray:
@@ -80,12 +86,22 @@ def circular_period(pot: Potential, r: float) -> tuple[float, float]:
     return v_c, 2 * np.pi * r / v_c
 
 
+def start_offsets(seed: int, n: int) -> np.ndarray:
+    """(n, 3) standard normal draws of a library's launch offsets: tube radius, box theta and
+    phi of each of its n start points (from the seed alone)."""
+    rng = np.random.Generator(np.random.PCG64([int(seed), 0x5157A27]))
+    return rng.standard_normal((n, 3))
+
+
 def smooth_start_space(pot: Potential, arcsec_km: float, n_e: int = 6, n_i2: int = 5,
                        n_i3: int = 4, logrmin: float = -0.101275, logrmax: float = 1.99123,
-                       dithering: int = 1) -> StartSpace:
+                       dithering: int = 1, seed: int = 4242,
+                       offset: float = START_OFFSET) -> StartSpace:
     """The (dithered) start space on DYNAMITE's grid of (E, I2, I3), each point a smooth
-    function of the potential; counts are per library orbit, multiplied by dithering."""
+    function of the potential plus a seeded relative ``offset``; counts are per library orbit,
+    multiplied by dithering."""
     ne, ni2, ni3 = n_e * dithering, n_i2 * dithering, n_i3 * dithering
+    g = offset * start_offsets(seed, ne * ni2 * ni3)
     lmin, lmax = logrmin + np.log10(arcsec_km), logrmax + np.log10(arcsec_km)
     radii = 10.0 ** (lmin + (lmax - lmin) * np.arange(ne) / max(ne - 1, 1))
     energies = np.array([potential_exact(r, 0.0, 0.0, pot.sc, pot.mge) for r in radii])
@@ -102,10 +118,11 @@ def smooth_start_space(pot: Potential, arcsec_km: float, n_e: int = 6, n_i2: int
     for i in range(ne):
         for j in range(ni2):
             for k in range(ni3):
+                n = (i * ni2 + j) * ni3 + k
                 r = b_in[i, j] + (b_out[i, j] - b_in[i, j]) * (k + 1 - 0.9) / (ni3 - 0.8)
                 t_idx.append((i + 1, j + 1, k + 1))
-                t_start.append(tube_launch(pot, energies[i], r, thetas[j]))
-                u = _direction(thetas[j], phis[k])
+                t_start.append(tube_launch(pot, energies[i], r * (1 + g[n, 0]), thetas[j]))
+                u = _direction(thetas[j] + g[n, 1], phis[k] + g[n, 2])
                 rb = equipotential_radius(pot, energies[i], u, radii[i])
                 b_idx.append((i + 1, j + 1, k + 1))
                 b_start.append([*(rb * u), 0.0, 0.0, 0.0])
