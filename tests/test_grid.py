@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -228,6 +229,17 @@ def test_unwritable_out_folder_is_refused_before_a_cluster_starts(galaxy, tmp_pa
         grid_sweeps(galaxy, {"f-dh": (0.0, 1.5)}, n=2, out_dir=out, ml=ML, n_workers=1,
                     progress=False, **TINY)
     assert time.perf_counter() - t0 < 5  # no cluster was started, no library built
+
+
+def test_full_out_folder_is_refused_before_a_cluster_starts(galaxy, tmp_path, monkeypatch):
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=3 * 2**20))
+    t0 = time.perf_counter()
+    with pytest.raises(GridError, match=rf"the grid folder {tmp_path} has only 3 MiB free, a "
+                                        r"grid needs 64 MiB: choose another with --out"):
+        grid_sweeps(galaxy, {"f-dh": (0.0, 1.5)}, n=2, out_dir=tmp_path, ml=ML, n_workers=1,
+                    progress=False, **TINY)
+    assert time.perf_counter() - t0 < 5 and not list(tmp_path.iterdir())
 
 
 @pytest.mark.slow

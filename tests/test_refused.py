@@ -247,6 +247,23 @@ def test_full_disk_at_chapter_start_is_one_line(capsys, executed, monkeypatch):
     monkeypatch.undo()
 
 
+def test_full_disk_on_the_first_write_names_the_file(capsys, executed, monkeypatch):
+    """The file system has an inode but no block left: the probe's write fails, and the
+    line names where (os.write's error names no file)."""
+    real = os.write
+
+    def full(fd, data):
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(paths.BUILD)):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", full)
+    _refused(capsys, executed, ["01_galaxy"],
+             f"chapter 01_galaxy: cannot write {paths.BUILD}/.write-test-",
+             "No space left on device")
+    monkeypatch.undo()
+
+
 def test_results_edited_by_hand_name_the_file(tmp_path, monkeypatch):
     """The Conclusions read other chapters' results: a missing key names file and key."""
     from orbitnet.studies import conclusions

@@ -86,6 +86,8 @@ def check_writable(folders: Sequence[Path]) -> None:
             fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
                 os.write(fd, b"0" * 4096)
+            except OSError as exc:  # a write error names no file: name the probe
+                raise OSError(exc.errno, exc.strerror, str(probe)) from None
             finally:
                 os.close(fd)
         finally:

@@ -27,6 +27,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -52,6 +53,7 @@ from orbitnet.store.locks import lock_file, locked
 
 DESIGNS = ("regular", "sobol", "lhs", "list")
 ENGINE_DIR = Path(__file__).parent / "engine"
+MIN_FREE_BYTES = 64 * 2**20  # free space a grid folder needs before a cluster starts
 
 
 # ------------------------------------------------------------------------------ designs
@@ -337,11 +339,18 @@ def check_out_dir(out_dir: Path | str) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
-        probe.unlink()
+        try:
+            os.write(fd, b"0" * 4096)
+        finally:
+            os.close(fd)
+            probe.unlink()
+        free = shutil.disk_usage(out).free
     except OSError as exc:
         raise GridError(f"cannot write the grid folder {out} ({exc.strerror or exc}): "
                         "choose another with --out") from None
+    if free < MIN_FREE_BYTES:
+        raise GridError(f"the grid folder {out} has only {free / 2**20:.0f} MiB free, a grid "
+                        f"needs {MIN_FREE_BYTES / 2**20:.0f} MiB: choose another with --out")
     return out
 
 
