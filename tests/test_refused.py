@@ -76,6 +76,11 @@ def _refused(capsys, executed, argv, *fragments) -> str:
 # --- item 2: a grid too small, an M/L off the grid -----------------------------------------
 
 
+def test_a_parameter_given_twice_is_refused_not_overwritten(capsys, executed):
+    _refused(capsys, executed, ["01_galaxy", "-p", "frame", "sky", "-p", "frame", "galaxy"],
+             "chapter 01_galaxy: parameter(s) given more than once: frame = sky, galaxy")
+
+
 def test_ml_step_100_never_replaces_the_cube(capsys, executed):
     cube = _cube(ml_grid())
     before = cube.read_bytes()

@@ -240,6 +240,13 @@ def _main(argv: list[str] | None) -> int:
             from orbitnet.book.params import ParameterError, parse_value
             from orbitnet.book.runner import run_chapter
 
+            given: dict[str, list[str]] = {}
+            for name, val in args.parameter:
+                given.setdefault(name, []).append(val)
+            twice = {n: v for n, v in given.items() if len(v) > 1}
+            if twice:  # the later would silently win: a typo or a mistaken name
+                raise ChapterError(f"chapter {args.id}: parameter(s) given more than once: " +
+                                   "; ".join(f"{n} = {', '.join(v)}" for n, v in twice.items()))
             try:
                 overrides = {name: parse_value(val, name) for name, val in args.parameter}
             except ParameterError as exc:
