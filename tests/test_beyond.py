@@ -1,7 +1,9 @@
-"""Chapter 9: cube emulators over (log f, q, M/L), the truth region, designs and strategies."""
+"""Chapter 9: cube emulators, the study's plan, charging and judging answers, the level,
+the verdict sentences, and a cold rebuild of lattice libraries that is bit-identical."""
 
 import numpy as np
 import pytest
+from test_strategies import fake_lattice
 
 from orbitnet.emulators.dcnn import THESIS_PARAMS, build_dcnn
 from orbitnet.emulators.param_cube import (
@@ -11,38 +13,22 @@ from orbitnet.emulators.param_cube import (
     interpolate_rows,
     regular_axes,
 )
-from orbitnet.fit.lattice import Point, PointResult
-from orbitnet.judge.region import TruthSurface
+from orbitnet.fit.lattice import Point
+from orbitnet.fit.strategies import Run, run_random
+from orbitnet.judge.intervals import fraction
 from orbitnet.studies.beyond_ml import (
-    Lattice,
+    STRATEGIES,
     held_out,
-    min_libraries,
-    run_dynamite,
-    run_gp,
-    run_quadratic,
-    subgrid,
+    judge_run,
+    judging_level,
+    noise_nodes,
+    plan,
+    reach,
+    sentences,
+    summarise,
+    truth_of,
+    verdict,
 )
-
-LOGF = np.array([-1.0, -0.5, 0.0, 0.5, 1.0, 1.5])
-Q = np.array([0.42, 0.46, 0.50, 0.54])
-ML = np.round(np.arange(4.0, 7.01, 0.1), 10)
-
-
-def bowl(log_f, q, ml):
-    return 1000 + 400 * (log_f - 0.2) ** 2 + 3e4 * (q - 0.47) ** 2 + 300 * (ml - 5.6) ** 2
-
-
-def fake_lattice() -> Lattice:
-    res = []
-    for a in LOGF:
-        for b in Q:
-            res.append(PointResult(
-                point=Point(a, b), ml=ML, kinchi2=bowl(a, b, ML), chi2=bowl(a, b, ML),
-                ml_cube=ML[::10], gh=np.zeros((4, 3, 2, 4), np.float32),
-                intrinsic_mass=np.zeros((3, 5)), aperture_mass=np.zeros((3, 2)),
-                intrinsic_target=np.ones(5), aperture_target=np.ones(2),
-                library_seconds=10.0, sweep_seconds=1.0))
-    return Lattice(LOGF, Q, res)
 
 
 @pytest.mark.slow
@@ -96,70 +82,200 @@ def test_pca_gp_reproduces_a_smooth_low_rank_family():
 
 @pytest.mark.parametrize("budget", [4, 6, 9, 12, 16])
 def test_cube_training_and_held_out_sets_never_overlap(budget):
+    from orbitnet.fit.strategies import subgrid
+
     lat = fake_lattice()
-    train = subgrid(lat, budget)
+    train = subgrid(lat, budget, seed=budget)
     test = held_out(lat, train)
-    assert len(set(train)) == budget
     assert not set(train) & set(test)
     assert sorted(set(train) | set(test)) == list(range(lat.n))
-    regular_axes(lat.points[train])  # a full regular grid, as multilinear interpolation needs
-
-
-def test_truth_region_and_judging():
-    lat = fake_lattice()
-    truth = lat.truth(n_kin=608)
-    assert truth.best["log_f"] == 0.0 and truth.best["q"] == 0.46
-    assert truth.best["ml"] == pytest.approx(5.6, abs=1e-6)
-    ext = truth.extents()
-    assert ext["ml"][0] < 5.6 < ext["ml"][1]
-    assert truth.judge(truth.best)["inside"]
-    assert not truth.judge({"log_f": 1.5, "q": 0.54, "ml": 4.0})["inside"]
-    assert TruthSurface(LOGF, Q, ML, truth.chi2, 608, floor=500).level == 500
-
-
-@pytest.mark.slow
-def test_strategies_on_an_analytic_lattice():
-    lat = fake_lattice()
-    truth = lat.truth(n_kin=608)
-    grid = run_dynamite(lat, None, 608)
-    assert grid.best["log_f"] == 0.0 and grid.best["q"] == 0.46
-    assert grid.libraries[0] == lat.index((1.0, 0.54))
-    assert grid.cpu_seconds == pytest.approx(11.0 * len(set(grid.libraries)))
-    for seed in (0, 1):
-        quad = run_quadratic(lat, 9, seed)
-        assert len(set(quad.libraries)) == 9
-        assert truth.judge(quad.best)["inside"]  # an exact quadratic in (log f, q)
-        gp = run_gp(lat, 9, seed)
-        assert len(set(gp.libraries)) == 9
-        assert truth.judge(gp.best)["distance"] < 3
 
 
 def test_registry_strategies_match_the_study():
     from orbitnet.book.registry import BEYOND_STRATEGIES
-    from orbitnet.studies.beyond_ml import STRATEGIES
 
     assert BEYOND_STRATEGIES == STRATEGIES
 
 
-def test_min_libraries_needs_every_larger_budget():
-    per = {"4": {"frac_inside_1sigma": 1.0, "libraries_used": 4},
-           "6": {"frac_inside_1sigma": 0.5, "libraries_used": 6},
-           "9": {"frac_inside_1sigma": 0.9, "libraries_used": 9}}
-    assert min_libraries(per) == 9
-    per["9"]["frac_inside_1sigma"] = 0.8
-    assert min_libraries(per) is None
+def test_plan_replicates_every_strategy():
+    lat = fake_lattice()  # 6 x 4 = 24 nodes
+    jobs = plan(lat, [4, 6, 30], ["dynamite_grid", "gp_chi2", "cube_multilinear",
+                                  "cube_dcnn"], n_seeds=20, random_draws=100,
+                dcnn_seeds=[0, 1, 2])
+    count = {}
+    for name, b, _ in jobs:
+        count[(name, b)] = count.get((name, b), 0) + 1
+    assert count[("random", 4)] == count[("random", 6)] == 100  # the baseline always runs
+    assert count[("dynamite_grid", 4)] == lat.n  # from every node
+    assert count[("gp_chi2", 6)] == count[("cube_multilinear", 4)] == 20
+    assert count[("cube_dcnn", 4)] == count[("cube_dcnn", 6)] == 3  # at every budget
+    assert not any(b == 30 for _, b, _ in jobs)  # more than the lattice: skipped
+    assert len({s for n, b, s in jobs if n == "dynamite_grid" and b == 4}) == lat.n
+    with pytest.raises(ValueError, match="unknown strategies"):
+        plan(lat, [4], ["simplex"], 1, 1, [0])
 
 
-def test_grid_search_starts_where_asked_and_walks_to_the_bowl():
-    from orbitnet.studies.beyond_ml import grid_start
-
-    assert grid_start(None, None) is None
-    assert grid_start(-1.0, None) == (-1.0, 0.54)
+def test_answers_are_charged_their_library_and_judged_by_it():
     lat = fake_lattice()
-    run = run_dynamite(lat, None, 608, grid_start(-1.0, 0.42))
-    assert run.extra["start"] == {"log_f": -1.0, "q": 0.42}
-    default = run_dynamite(lat, None, 608)
-    assert default.extra["start"] == {"log_f": 1.0, "q": 0.54}
-    # both walk to the bowl's lattice minimum (log f 0.0 or 0.5, q 0.46)
-    for r in (run, default):
-        assert r.best["q"] == 0.46 and r.best["log_f"] in (0.0, 0.5)
+    best = float(lat.chi2_min.min())  # at (0.0, 0.46)
+    node = lat.index((0.0, 0.46))
+    answers = {(0.0, 0.46): lat.results[node], (1.5, 0.54): lat.results[lat.n - 1]}
+    off = lat.results[lat.index((0.5, 0.46))]
+    answers[(0.2, 0.46)] = off  # an off-lattice answer's (stand-in) library
+    paid = Run((0.0, 0.46), [node, 1], 30.0)
+    j = judge_run(lat, paid, answers, best, 34.9)
+    assert j["inside"] and j["cpu_seconds"] == 30.0 and j["libraries"] == 2  # already built
+    unpaid = Run((0.01, 0.461), [1, 2], 30.0)  # snaps to the minimum's node, not built
+    j = judge_run(lat, unpaid, answers, best, 34.9)
+    assert j["inside"] and j["cpu_seconds"] == 41.0 and j["libraries"] == 3
+    far = judge_run(lat, Run((1.5, 0.54), [0], 11.0), answers, best, 34.9)
+    assert not far["inside"] and far["delta_chi2"] > 34.9
+    new = judge_run(lat, Run((0.21, 0.46), [0], 11.0), answers, best, 34.9)
+    assert new["answer_built"] and new["cpu_seconds"] == 22.0
+    assert new["delta_chi2"] == pytest.approx(off.chi2_min - best)
+    assert new["answer"]["ml"] == pytest.approx(5.6, abs=1e-6)
+
+
+def test_level_is_one_sigma_unless_the_noise_or_a_floor_is_larger():
+    assert judging_level(34.9, 20.0, None) == (34.9, "1sigma")
+    assert judging_level(34.9, 80.0, None) == (80.0, "library_noise")
+    assert judging_level(34.9, 80.0, 0) == (34.9, "1sigma")
+    assert judging_level(34.9, 10.0, 100.0) == (100.0, "floor")
+
+
+def test_noise_nodes_are_distinct_and_start_at_the_minimum():
+    lat = fake_lattice()
+    nodes = noise_nodes(lat, 3)
+    assert len(set(nodes)) == 3 and nodes[0] == lat.index((0.0, 0.46))
+    assert lat.index((1.0, 0.54)) in nodes  # DYNAMITE's start
+    assert len(set(noise_nodes(lat, 6))) == 6
+
+
+def _table(frac_by_budget):
+    return {b: {"frac_inside_1sigma": k / n, **fraction([True] * k + [False] * (n - k)),
+                "budget_fraction": int(b) / 24, "cpu_seconds_median": 100.0}
+            for b, (k, n) in frac_by_budget.items()}
+
+
+def _results(gp, rnd, dcnn=(0, 3)):
+    strat = {"random": _table(rnd), "gp_chi2": _table(gp),
+             "cube_dcnn": _table({"4": (0, 3), "9": dcnn})}
+    for per in strat.values():
+        for row in per.values():
+            row["inside"], row["runs"] = row.pop("inside"), row.pop("runs")
+    res = {"strategies": strat, "reach_90pct": reach(strat),
+           "dynamite_grid_config": {"start": {"log_f": 1.0, "q": 0.54}, "converged": {
+               "libraries": 7, "stopped_by": "min_delta_chi2_abs", "inside": False}}}
+    res.update(verdict(res, 24))
+    lat = fake_lattice()
+    truth = truth_of(lat, type("G", (), {"n_bins": 152})(), 34.9)
+    res["truth"] = {"noise": {"value": 12.0, "nodes": [{}] * 3}, "sigma1": 34.9,
+                    "level": truth.level, "level_kind": "1sigma",
+                    "jitter": {"log_f": 20.0, "q": 10.0}, "jitter_over_level": 20 / 34.9}
+    return res
+
+
+def test_verdict_sentences_follow_the_numbers():
+    good = _results(gp={"4": (5, 20), "9": (20, 20)}, rnd={"4": (10, 100), "9": (50, 100)})
+    assert good["winner"] == "gp_chi2" and good["winner_budget"] == 9
+    assert good["reach_90pct"]["gp_chi2"] == 9 and good["reach_90pct"]["random"] is None
+    s = sentences(good)
+    assert s["winner"].startswith("gp_chi2 is the winner at 9 libraries (38% of the lattice)")
+    assert "20 of 20 runs inside" in s["winner"]
+    assert "never within the budgets tried: cube_dcnn, random" in s["reach"]
+    assert "smooth" in s["roughness"] and "judged at 1σ" in s["level"]
+    assert "does not clear the random baseline" in s["goal"]
+    assert "lands outside" in s["grid"]
+    # the same strategy no better than luck: no winner, and the sentence says why
+    bad = _results(gp={"4": (5, 20), "9": (18, 20)}, rnd={"4": (10, 100), "9": (85, 100)})
+    assert bad["winner"] is None
+    s = sentences(bad)
+    assert s["winner"].startswith("No strategy is named the winner")
+    assert "cannot separate them from luck" in s["winner"]
+    # three runs of the network at 1 of 3 leave an interval up to 0.91: 20 of 20 (from 0.83)
+    # cannot be named better than it
+    wide = _results(gp={"4": (5, 20), "9": (20, 20)}, rnd={"4": (10, 100), "9": (50, 100)},
+                    dcnn=(1, 3))
+    assert wide["winner"] is None and "gp_chi2 clear the random baseline" in wide[
+        "winner_reason"]
+
+
+def test_random_baseline_matches_the_exact_probability():
+    """k random nodes keep the best: inside exactly when a node within the level is drawn."""
+    from math import comb
+
+    lat = fake_lattice()
+    best = float(lat.chi2_min.min())
+    answers = {tuple(map(float, p)): r for p, r in zip(lat.points, lat.results, strict=True)}
+    level = 400.0
+    n_in = int(np.sum(lat.chi2_min - best < level))
+    k = 4
+    runs = [run_random(lat, k, s) for s in range(400)]
+    row = summarise(lat, k, [judge_run(lat, r, answers, best, level) for r in runs], runs)
+    p = 1 - comb(lat.n - n_in, k) / comb(lat.n, k)
+    assert row["ci95"][0] < p < row["ci95"][1]
+    assert row["runs"] == 400 and row["budget_fraction"] == pytest.approx(4 / 24)
+
+
+@pytest.mark.slow
+def test_cold_rebuild_of_lattice_libraries_and_sweeps_is_bit_identical(galaxy, tmp_path):
+    """The same lattice libraries and χ²(M/L) sweeps, cold, on a real 2-worker Dask
+    LocalCluster, on one worker, and in this process with two numba threads."""
+    from orbitnet.fit.grids import LibrarySweep
+    from orbitnet.fit.lattice import point_config, point_results
+    from orbitnet.fit.sweep import ml_grid
+    from orbitnet.orblib.engine import build_library
+    from orbitnet.orblib.engine.inputs import from_galaxy
+    from orbitnet.orblib.grid import library_content_digest
+
+    eng = {"n_e": 3, "n_i2": 2, "n_i3": 2, "n_periods": 20.0, "n_samples": 2000}
+    pts = [Point(0.5, 0.5), Point(1.0, 0.46), Point(1.0, 0.54)]
+    ml, ml_cube = ml_grid(4.0, 7.0, 0.5), [4.0, 6.0]
+    two, grid = point_results(galaxy, pts, ml, ml_cube, [eng] * 3, n_workers=2,
+                              out_dir=tmp_path / "two", progress=False)
+    assert grid.workers == 2 and grid.n_built == 3
+    assert len({s["worker_pid"] for s in grid.summaries}) >= 1
+    one, grid1 = point_results(galaxy, pts, ml, ml_cube, [eng] * 3, n_workers=1,
+                               out_dir=tmp_path / "one", progress=False)
+    assert grid1.workers == 1 and grid1.n_built == 3
+    sweep = LibrarySweep.for_galaxy(galaxy, ml, ml_cube, solver="scipy")
+    for p, a, b in zip(pts, two, one, strict=True):
+        lib = build_library(point_config(galaxy, p, eng), inputs=from_galaxy(galaxy),
+                            n_threads=2, progress=False)
+        data, _ = sweep(lib)
+        assert a.meta["content_sha256"] == b.meta["content_sha256"] == \
+            library_content_digest(lib)
+        for name in ("kinchi2", "chi2", "gh", "intrinsic_mass", "aperture_mass"):
+            np.testing.assert_array_equal(getattr(a, name), data[name])
+            np.testing.assert_array_equal(getattr(b, name), data[name])
+        assert a.library_seconds > 0 and a.sweep_seconds > 0 and a.cube_seconds > 0
+    assert len({r.chi2_min for r in two}) == 3  # three different libraries
+
+
+@pytest.mark.slow
+def test_a_sweep_made_by_other_analysis_code_is_not_reused(galaxy, tmp_path, monkeypatch):
+    """The analysis artifact's key includes the analysis code's version: χ² computed by an
+    older sweep is recomputed, never quoted (the library itself is reused)."""
+    import orbitnet.fit.grids as grids
+    from orbitnet.fit.cube import galaxy_input_files
+    from orbitnet.fit.lattice import point_config
+    from orbitnet.fit.sweep import ml_grid
+    from orbitnet.orblib.engine.inputs import from_galaxy
+    from orbitnet.orblib.grid import PointTask, build_point
+    from orbitnet.store.fingerprint import input_hashes
+
+    eng = {"n_e": 3, "n_i2": 2, "n_i3": 2, "n_periods": 20.0, "n_samples": 2000}
+    sweep = grids.LibrarySweep.for_galaxy(galaxy, ml_grid(4.0, 7.0, 0.5), [4.0, 6.0],
+                                          solver="scipy")
+
+    def task() -> PointTask:
+        return PointTask(0, {"log_f": 0.5, "q": 0.5}, point_config(galaxy, Point(0.5, 0.5), eng),
+                         from_galaxy(galaxy), input_hashes(galaxy_input_files(galaxy)),
+                         str(tmp_path), sweep)
+
+    first, again = build_point(task()), build_point(task())
+    assert first["analysis_built"] and not again["analysis_built"]
+    monkeypatch.setattr(grids, "code_version", lambda *m: "another analysis code")
+    other = build_point(task())
+    assert other["analysis_built"] and not other["library_built"]
+    assert other["analysis_file"] != first["analysis_file"]

@@ -170,11 +170,16 @@ def test_ex10_verdict_follows_the_numbers(root, ch1, ch3, ch4, ch6, ch7):
 def test_ex09_grid_search_from_another_start(root):
     out = run(root, "09_beyond_ml", grid_start_log_f=0.0,
               strategies=["dynamite_grid", "quadratic"])
-    conv = out["dynamite_grid_converged"]
+    cfg = out["dynamite_grid_config"]
+    conv = cfg["converged"]
     lattice = out["truth"]["lattice"]
-    assert conv["start"] == {"log_f": 0.0, "q": 0.54}  # the new start, snapped to the lattice
+    assert cfg["start"] == {"log_f": 0.0, "q": 0.54}  # the new start, snapped to the lattice
     assert out["provenance"]["parameters"]["grid_start_log_f"] == 0.0
     assert conv["stopped_by"] in ("no new models at minstep", "min_delta_chi2_abs",
                                   "n_max_iter", "n_max_mods")
     assert 1 <= conv["libraries"] <= len(lattice["log_f"]) * len(lattice["q"])
     assert out["truth"]["grid"]["workers"] >= 1  # the lattice came through the Dask grid
+    # the grid search also ran from every node, beside the random baseline
+    assert set(out["strategies"]) == {"random", "dynamite_grid", "quadratic"}
+    assert out["strategies"]["dynamite_grid"]["4"]["runs"] == 9
+    assert out["random_baseline"]["4"]["runs"] == 100

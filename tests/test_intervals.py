@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from orbitnet.judge.intervals import better, clopper_pearson, fraction, separated_from_all
+from orbitnet.judge.intervals import (
+    better,
+    clopper_pearson,
+    fraction,
+    name_winner,
+    separated_from_all,
+)
 
 
 def test_clopper_pearson_known_values():
@@ -42,3 +48,25 @@ def test_better_only_when_intervals_clear():
     assert not separated_from_all("b", rows)
     rows["c"] = c
     assert not separated_from_all("a", rows)
+
+
+def test_winner_is_named_only_when_its_interval_clears_everyone_else():
+    table = {"random": {"4": fraction([True] * 8 + [False] * 92),
+                        "9": fraction([True] * 60 + [False] * 40)},
+             "gp": {"4": fraction([True] * 6 + [False] * 14), "9": fraction([True] * 20)},
+             "grid": {"4": fraction([True] * 5 + [False] * 20),
+                      "9": fraction([True] * 15 + [False] * 10)}}
+    out = name_winner(table)
+    assert out["winner"] == "gp" and out["budget"] == "9"
+    assert out["beats_baseline"]["4"] == [] and out["beats_baseline"]["9"] == ["gp"]
+    # the same numbers with a grid search as good as the GP: no winner, and the reason says so
+    table["grid"]["9"] = fraction([True] * 20)
+    out = name_winner(table)
+    assert out["winner"] is None
+    assert "gp, grid" in out["reason"] and "cannot separate" in out["reason"]
+    # nothing clears the baseline: the reason says luck cannot be excluded
+    table["gp"]["9"] = table["grid"]["9"] = fraction([True] * 14 + [False] * 6)
+    out = name_winner(table)
+    assert out["winner"] is None and "baseline" in out["reason"]
+    with pytest.raises(ValueError, match="baseline"):
+        name_winner({"gp": table["gp"]})

@@ -46,7 +46,7 @@ GAN_VARIANTS = ("gan", "gan_nomask", "cgan", "cgan_global")
 SPARSE_METHODS = ("grid_parabola", "linear", "pca_gp", "dcnn", "dcnn_thesis")
 ORBIT_SOURCES = ("auto", "dynamite", "engine")
 FRAMES = ("galaxy", "sky")
-BEYOND_STRATEGIES = ("dynamite_grid", "quadratic", "gp_chi2", "cube_multilinear",
+BEYOND_STRATEGIES = ("random", "dynamite_grid", "quadratic", "gp_chi2", "cube_multilinear",
                      "cube_pca_gp", "cube_dcnn")
 ML_UNIT = "M☉/L☉"
 #: The most panels of a small-multiples figure.
@@ -286,8 +286,12 @@ CHAPTERS: tuple[Chapter, ...] = (
               "thesis)", lo=2, hi=40, invited=True),
         Param("n_i2", "int", _MODEL.n_i2, 2, "library second integrals", lo=2, hi=40),
         Param("n_i3", "int", _MODEL.n_i3, 2, "library third integrals", lo=2, hi=40),
-        Param("n_periods", "float", float(_MODEL.orbital_periods), 20.0, "orbital periods integrated per orbit",
-              lo=1, hi=1000),
+        Param("dithering", "int", _MODEL.dithering, 1, "sub-orbits per integral and library "
+              "orbit (dithering^3 integrations per orbit)", lo=1, hi=5),
+        Param("start_space", "str", "dynamite", "dynamite", "orbit starts: DYNAMITE's or "
+              "smooth in the potential", choices=("dynamite", "smooth"), invited=True),
+        Param("n_periods", "float", float(_MODEL.orbital_periods), 20.0,
+              "orbital periods integrated per orbit", lo=1, hi=1000),
         Param("n_samples", "int", 50000, 2000, "samples stored per orbit", lo=100,
               hi=1_000_000, cost=rules.library_cost),
         Param("max_failed_fraction", "float", None, None, "orbit integrations a library may "
@@ -305,32 +309,35 @@ CHAPTERS: tuple[Chapter, ...] = (
         Param("ml_cube_step", "float", 0.25, 0.5, "M/L step of those cubes", unit=ML_UNIT, lo=0,
               lo_open=True, cost=rules.gh_cube_cost("ml_cube_start", "ml_cube_stop",
                                                     "ml_cube_step")),
-        Param("budgets", "list[int]", [4, 6, 9, 12], [4, 6],
+        Param("budgets", "list[int]", [4, 6, 9, 12, 16], [4, 6],
               "libraries each strategy may build", lo=1, min_len=1, invited=True),
-        _seeds("seeds", [0, 1, 2], [0], "seeds of the randomised strategies"),
+        Param("n_seeds", "int", 20, 5, "runs (seeds) of every randomised strategy but random "
+              "and the network", lo=1, hi=1000, invited=True),
+        Param("random_draws", "int", 200, 100, "runs of the random baseline per budget",
+              lo=1, hi=100000),
         Param("strategies", "list[str]", list(BEYOND_STRATEGIES), list(BEYOND_STRATEGIES),
-              "strategies to judge", choices=BEYOND_STRATEGIES, min_len=1, invited=True),
-        Param("cube_dcnn_budgets", "list[int]", [4, 9], [4],
-              "budgets at which the conditioned network (cube_dcnn) is trained", lo=1),
-        _seeds("cube_dcnn_seeds", [0, 1, 2], [0], "seeds of the conditioned network"),
+              "strategies to judge (random, the baseline, always runs)",
+              choices=BEYOND_STRATEGIES, min_len=1),
+        _seeds("cube_dcnn_seeds", [0, 1, 2], [0], "seeds of the conditioned network (at every "
+               "budget)"),
         Param("cube_dcnn_epochs", "int", 10, 2, "epochs of the conditioned network", lo=1,
               hi=10000),
-        Param("floor", "float", None, None, "judging level floor in χ² (None: the measured "
-              "library noise; 0: the strict 1σ level)", lo=0),
-        _seeds("convergence_seeds", [1, 2], [1], "other engine seeds at DYNAMITE's start point",
-               min_len=0),
-        Param("convergence_large", "list[int]", [10, 7, 5], [],
-              "(n_e, n_i2, n_i3) of the larger library ([]: skip)", lo=2, hi=40),
-        Param("convergence_dithering", "int", 2, 0, "dithering of one more library "
-              "(0: skip)", lo=0, hi=4),
+        Param("floor", "float", None, None, "judging level in χ² at least this (None: the "
+              "measured noise of the truth; 0: the strict 1σ level)", lo=0),
+        _seeds("noise_seeds", [1, 2], [1], "other engine seeds of the nodes that measure the "
+               "truth's noise"),
+        Param("noise_twins", "int", 2, 1, "twins of each such node: log10 f moved by k x 1e-9 "
+              "(the same physics, other rounding)", lo=0, hi=10),
+        Param("noise_nodes", "int", 3, 3, "nodes rebuilt with those seeds and as twins", lo=3,
+              hi=100),
         _grid_workers("Dask workers building the libraries (None: one per core)"),
         Param("grid_start_log_f", "float", None, None, "log10(M200/M*) where DYNAMITE's grid "
-              "search starts (None: the configuration's 1.0)", lo=-1.5, hi=1.5),
-        Param("grid_start_q", "float", None, None, "q where DYNAMITE's grid search starts "
+              "search starts when reported apart (None: the configuration's 1.0)",
+              lo=-1.5, hi=1.5),
+        Param("grid_start_q", "float", None, None, "q where that grid search starts "
               "(None: the configuration's 0.54)", lo=0.05, hi=0.55),
     ), (rules.inputs(), rules.grid("ml_start", "ml_stop", "ml_step"),
-        rules.grid("ml_cube_start", "ml_cube_stop", "ml_cube_step"),
-        rules.exactly("convergence_large", (0, 3)))),
+        rules.grid("ml_cube_start", "ml_cube_stop", "ml_cube_step"))),
     Chapter("10_conclusions", "Conclusions", (
         _galaxy("galaxy whose chapters are summarised"),
     )),

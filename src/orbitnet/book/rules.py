@@ -197,9 +197,10 @@ def cube_cost(start: str, stop: str, step: str) -> Cost:
 
 
 def n_libraries(v: Mapping[str, Any]) -> int:
-    """Libraries Chapter 9 builds: its lattice and its convergence checks."""
-    return (len(v["log_f"]) * len(v["q"]) + len(v["convergence_seeds"])
-            + (1 if v["convergence_large"] else 0) + (1 if v["convergence_dithering"] else 0))
+    """Libraries Chapter 9 builds before its strategies: its lattice and the re-seeded nodes
+    that measure its noise (answers off the lattice add a few, cached)."""
+    return len(v["log_f"]) * len(v["q"]) + v["noise_nodes"] * (len(v["noise_seeds"])
+                                                               + v["noise_twins"])
 
 
 def _orbits(v: Mapping[str, Any]) -> int:
@@ -208,12 +209,13 @@ def _orbits(v: Mapping[str, Any]) -> int:
 
 def library_cost(v: Mapping[str, Any]) -> Estimate:
     """CPU of integrating Chapter 9's libraries (linear in periods and samples; the larger)."""
-    n_lib, n_int = n_libraries(v), 2 * v["n_e"] * v["n_i2"] * v["n_i3"]
+    n_lib = n_libraries(v)
+    n_int = 2 * v["n_e"] * v["n_i2"] * v["n_i3"] * v.get("dithering", 1) ** 3
     scale = max(v["n_periods"] / 200, v["n_samples"] / 50000)
     return Estimate(0, f"{n_lib} libraries of {_orbits(v)} orbits (3 x n_e x n_i2 x n_i3), "
                     f"{n_int} integrations each at {ORBIT_S * scale:.2g} s",
                     cpu_seconds=n_lib * n_int * ORBIT_S * scale,
-                    names=("n_e", "n_i2", "n_i3", "n_periods", "n_samples"))
+                    names=("n_e", "n_i2", "n_i3", "dithering", "n_periods", "n_samples"))
 
 
 def sweep_cost(start: str, stop: str, step: str) -> Cost:

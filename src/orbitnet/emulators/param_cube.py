@@ -113,14 +113,17 @@ class CubePCAGP:
     err : (n_bins, 4) solver errors; images are divided by them before the PCA.
     n_components : principal components kept (at most n_train - 1).
     seed : random state (randomised PCA, GP optimiser restarts).
+    n_restarts : random restarts of each GP's optimiser.
     """
 
     name = "pca_gp"
 
-    def __init__(self, err: np.ndarray, n_components: int = 12, seed: int = 0) -> None:
+    def __init__(self, err: np.ndarray, n_components: int = 12, seed: int = 0,
+                 n_restarts: int = 3) -> None:
         self.err = np.asarray(err, np.float32)
         self.n_components = n_components
         self.seed = seed
+        self.n_restarts = n_restarts
 
     def fit(self, x: np.ndarray, gh: np.ndarray) -> CubePCAGP:
         from sklearn.decomposition import PCA
@@ -139,7 +142,8 @@ class CubePCAGP:
         u = _unit(x, self.lo_, self.hi_)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.gps_ = [fit_gp(u, z[:, c], seed=self.seed) for c in range(k)]
+            self.gps_ = [fit_gp(u, z[:, c], seed=self.seed, n_restarts=self.n_restarts)
+                         for c in range(k)]
         self.train_seconds = time.perf_counter() - t0
         return self
 

@@ -8,7 +8,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-MARKERS = {"dynamite_grid": "s", "quadratic": "^", "gp_chi2": "o", "cube_multilinear": "D",
+MARKERS = {"random": ".", "dynamite_grid": "s", "quadratic": "^", "gp_chi2": "o", "cube_multilinear": "D",
            "cube_pca_gp": "v", "cube_dcnn": "*"}
 
 
@@ -67,8 +67,8 @@ def plot_sampling(truth, lattice_points: np.ndarray, runs: Mapping[str, Any],
             for k, p in enumerate(pts):
                 ax.annotate(str(k + 1), p, fontsize=6, xytext=(3, 3),
                             textcoords="offset points")
-        ax.plot(run.best["log_f"], run.best["q"], "x", color="C1", ms=11, mew=2,
-                label="its best fit")
+        ax.plot(run.answer[0], run.answer[1], "x", color="C1", ms=11, mew=2,
+                label="its answer")
         ax.plot(truth.best["log_f"], truth.best["q"], "+", color="C3", ms=12, mew=2)
         ax.set_title(f"{name} ({len(set(run.libraries))} libraries)", fontsize=9)
     for ax in axes.flat[len(names):]:
@@ -82,27 +82,40 @@ def plot_sampling(truth, lattice_points: np.ndarray, runs: Mapping[str, Any],
     return fig
 
 
-def plot_fraction(strategies: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> plt.Figure:
-    """Fraction of runs whose best fit lies inside the truth's region vs libraries used."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for name, per in strategies.items():
+def plot_fraction(strategies: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                  n_lattice: int) -> plt.Figure:
+    """Fraction of runs inside the truth's region against the budget, with 95 %
+    Clopper–Pearson intervals; the random baseline shaded."""
+    fig, ax = plt.subplots(figsize=(6.8, 4.2))
+    names = list(strategies)
+    width = 0.6 / max(1, len(names))
+    for k, name in enumerate(names):
+        per = strategies[name]
         bs = sorted(per, key=int)
-        ax.plot([per[b]["libraries_used"] for b in bs],
-                [per[b]["frac_inside_1sigma"] for b in bs], marker=MARKERS.get(name, "o"),
-                label=name)
+        x = np.array([int(b) for b in bs], float)
+        y = np.array([per[b]["frac_inside_1sigma"] for b in bs])
+        lo = np.array([per[b]["ci95"][0] for b in bs])
+        hi = np.array([per[b]["ci95"][1] for b in bs])
+        if name == "random":
+            ax.fill_between(x, lo, hi, color="0.85", label="random (95 % interval)")
+            ax.plot(x, y, color="0.4", lw=1)
+            continue
+        off = (k - (len(names) - 1) / 2) * width
+        ax.errorbar(x + off, y, yerr=[y - lo, hi - y], marker=MARKERS.get(name, "o"),
+                    ls="-", lw=1, capsize=2, label=name)
     ax.axhline(0.9, color="0.5", ls=":", lw=1)
-    ax.set_xlabel("orbit libraries used")
-    ax.set_ylabel("fraction inside the truth's region")
+    ax.set_xlabel(f"libraries per run (budget; the lattice has {n_lattice})")
+    ax.set_ylabel("fraction of runs inside the region")
     ax.set_ylim(-0.05, 1.05)
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
 
 
 def cost_table(strategies: Mapping[str, Mapping[str, Mapping[str, Any]]],
                budgets: Sequence[str] | None = None):
-    """Strategy × budget: fraction inside, median best fit, libraries, CPU seconds, held-out
-    residual (cube emulators)."""
+    """Strategy × budget: runs, inside, fraction with its 95 % interval, median libraries
+    and CPU seconds, median answer, held-out residual (cube emulators)."""
     from astropy.table import Table
 
     rows = []
@@ -111,22 +124,27 @@ def cost_table(strategies: Mapping[str, Mapping[str, Mapping[str, Any]]],
             if budgets is not None and b not in budgets:
                 continue
             r = per[b]
-            bm = r["best_median"]
+            a = r["answer_median"]
             held = r.get("median_abs_heldout_residual_over_err")
-            rows.append((name, int(b), r["n_runs"], f"{r['frac_inside_1sigma']:.2f}",
-                         f"{bm['log_f']:.2f}", f"{bm['q']:.3f}", f"{bm['ml']:.2f}",
-                         f"{r['libraries_used']:.0f}", f"{r['cpu_seconds']:.0f}",
+            rows.append((name, int(b), f"{r['budget_fraction']:.0%}", r["runs"], r["inside"],
+                         f"{r['frac_inside_1sigma']:.2f}",
+                         f"{r['ci95'][0]:.2f}–{r['ci95'][1]:.2f}",
+                         f"{r['libraries_median']:.0f}", f"{r['cpu_seconds_median']:.0f}",
+                         f"{a['log_f']:.2f}", f"{a['q']:.3f}", f"{a['ml']:.2f}",
                          "–" if held is None else f"{held:.2f}"))
-    return Table(rows=rows, names=("strategy", "budget", "runs", "inside", "log f", "q", "M/L",
-                                   "libraries", "CPU s", "held-out |Δ|/err"))
+    return Table(rows=rows, names=("strategy", "budget", "of lattice", "runs", "inside",
+                                   "fraction", "95 % interval", "libraries", "CPU s",
+                                   "log f", "q", "M/L", "held-out |Δ|/err"))
 
 
-def convergence_table(conv: Mapping[str, Any]):
-    """Library convergence: best fit and χ² per configuration and point."""
+def noise_table(noise: Mapping[str, Any]):
+    """The truth's noise: minimum χ² and best M/L of each re-seeded node."""
     from astropy.table import Table
 
-    rows = [(r["label"], r["n_orbits"], f"{r['log_f']:.2f}", f"{r['q']:.2f}", r["seed"],
-             f"{r['chi2_min']:.0f}", f"{r['ml_best']:.2f}", f"{r['cpu_seconds']:.0f}")
-            for r in conv["rows"]]
-    return Table(rows=rows, names=("library", "orbits", "log f", "q", "seed", "min kinchi2",
-                                   "best M/L", "CPU s"))
+    rows = [(f"{n['log_f']:.2f}", f"{n['q']:.2f}", d, f"{c:.1f}", f"{m:.2f}",
+             f"{n['std']:.1f}" if k == 0 else "")
+            for n in noise["nodes"]
+            for k, (d, c, m) in enumerate(zip(n["draws"], n["chi2_min"], n["ml_best"],
+                                              strict=True))]
+    return Table(rows=rows, names=("log f", "q", "library", "min χ²", "best M/L",
+                                   "std at the node"))

@@ -29,6 +29,7 @@ from orbitnet.orblib.grid import GridError, GridResult, design, engine_settings,
 from orbitnet.orblib.library import OrbitLibrary
 from orbitnet.orblib.params import ParameterSpace
 from orbitnet.store.artifacts import read_artifact
+from orbitnet.store.code import code_version
 from orbitnet.store.fingerprint import input_hashes
 
 
@@ -74,7 +75,8 @@ class LibrarySweep:
         out = {"ml": self.ml.tolist(), "kinematics_sha256": h.hexdigest(),
                "lum_intr_rel_err": self.lum_intr_rel_err,
                "sb_proj_rel_err": self.sb_proj_rel_err,
-               "solver": "nnls_warm-2" if self.solver == "warm" else "scipy"}
+               "solver": "nnls_warm-2" if self.solver == "warm" else "scipy",
+               "code": code_version(__name__)}
         if self.ml_cube is not None:
             out["ml_cube"] = self.ml_cube.tolist()
         return out
@@ -92,6 +94,7 @@ class LibrarySweep:
                         solver=self.solver)
         fit = summarise(res.ml, res.kinchi2, N_GH * library.n_bins)
         data = {"ml": res.ml, "chi2": res.chi2, "kinchi2": res.kinchi2, "weights": res.weights}
+        c1 = time.process_time()
         if self.ml_cube is not None:
             data.update(
                 ml_cube=self.ml_cube,
@@ -103,7 +106,8 @@ class LibrarySweep:
         summary = {"ml_best": fit.ml_best, "ml_best_refined": fit.ml_best_refined,
                    "ml_1sigma_lo": fit.ml_1sigma[0], "ml_1sigma_hi": fit.ml_1sigma[1],
                    "kinchi2_min": fit.chi2_min, "sweep_seconds": res.seconds,
-                   "cpu_seconds": time.process_time() - c0}
+                   "cpu_seconds": time.process_time() - c0,
+                   "sweep_cpu_seconds": c1 - c0, "cube_cpu_seconds": time.process_time() - c1}
         return data, summary
 
 

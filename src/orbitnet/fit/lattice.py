@@ -5,12 +5,14 @@ Every point is built through the Dask grid of ``orbitnet grid``
 library and one analysis artifact with its χ²(M/L) sweep, the per-orbit GH coefficients on a
 coarser M/L grid (what cube emulators learn), the orbit mass rows and the measured CPU seconds
 of the library and of the sweep. M/L is always a rescaling of the library, as in DYNAMITE.
+:class:`Lattice` holds the libraries of a (log10 f × q) lattice (:func:`build_lattice`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,8 +28,8 @@ from orbitnet.orblib.library import OrbitLibrary
 from orbitnet.store.artifacts import read_artifact
 from orbitnet.store.fingerprint import input_hashes
 
-__all__ = ["Point", "PointResult", "lattice_points", "point_config",
-           "point_results", "point_problem"]
+__all__ = ["Lattice", "Point", "PointResult", "build_lattice", "jitter", "lattice_points",
+           "point_config", "point_results", "point_problem"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,9 @@ class PointResult:
     aperture_mass: np.ndarray
     intrinsic_target: np.ndarray
     aperture_target: np.ndarray
-    library_seconds: float
-    sweep_seconds: float
+    library_seconds: float  # CPU seconds of the library build
+    sweep_seconds: float  # CPU seconds of its χ²(M/L) sweep
+    cube_seconds: float = 0.0  # CPU seconds of its GH cube (what cube emulators learn)
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,6 +75,7 @@ class PointResult:
 
     @property
     def cpu_seconds(self) -> float:
+        """CPU seconds a modeller pays for this library: the build and its χ²(M/L) sweep."""
         return self.library_seconds + self.sweep_seconds
 
 
@@ -98,14 +102,16 @@ def point_config(galaxy: Galaxy, point: Point, engine: Mapping[str, Any] | None 
 def point_results(galaxy: Galaxy, points: Sequence[Point], ml: Iterable[float],
                   ml_cube: Iterable[float], engines: Sequence[Mapping[str, Any]] | None = None,
                   n_workers: int | None = None, scheduler: str | None = None,
-                  progress: bool = True, desc: str = "lattice libraries"
+                  progress: bool = True, desc: str = "lattice libraries",
+                  out_dir: Path | str | None = None
                   ) -> tuple[list[PointResult], GridResult]:
     """Build (or load) the library and sweep of every point through the Dask grid
-    (:func:`orbitnet.orblib.grid.run_configs`); artifacts under
-    ``build/artifacts/<galaxy>/lattice/``, keyed by configuration, inputs and engine code.
+    (:func:`orbitnet.orblib.grid.run_configs`); artifacts under ``out_dir`` (default
+    ``build/artifacts/<galaxy>/lattice/``), keyed by configuration, inputs and engine code.
 
     ``engines`` gives each point's engine settings (default: the galaxy's); ``n_workers`` /
-    ``scheduler`` choose the cluster as for ``orbitnet grid``.
+    ``scheduler`` choose the cluster as for ``orbitnet grid``. Costs are CPU seconds
+    measured in the process that built the library and ran the sweep.
     """
     from orbitnet.orblib.engine.inputs import from_galaxy
 
@@ -117,7 +123,8 @@ def point_results(galaxy: Galaxy, points: Sequence[Point], ml: Iterable[float],
     analysis = LibrarySweep.for_galaxy(galaxy, ml, ml_cube, solver="scipy")
     grid = run_configs([{"log_f": p.log_f, "q": p.q} for p in points], configs,
                        from_galaxy(galaxy), input_hashes(galaxy_input_files(galaxy)),
-                       paths.lattice_dir(galaxy.name), analysis=analysis,
+                       Path(out_dir) if out_dir is not None else paths.lattice_dir(galaxy.name),
+                       analysis=analysis,
                        scheduler=scheduler, n_workers=n_workers, progress=progress, desc=desc)
     out = []
     for p, s in zip(points, grid.summaries, strict=True):
@@ -127,12 +134,100 @@ def point_results(galaxy: Galaxy, points: Sequence[Point], ml: Iterable[float],
             ml_cube=data["ml_cube"], gh=data["gh"], intrinsic_mass=data["intrinsic_mass"],
             aperture_mass=data["aperture_mass"], intrinsic_target=data["intrinsic_target"],
             aperture_target=data["aperture_target"],
-            library_seconds=float(s["library_seconds"]),
-            sweep_seconds=float(s["analysis"]["cpu_seconds"]),
-            meta={"key": s["key"], "n_failed": s["n_failed"],
+            library_seconds=float(s["library_cpu_seconds"]),
+            sweep_seconds=float(s["analysis"]["sweep_cpu_seconds"]),
+            cube_seconds=float(s["analysis"]["cube_cpu_seconds"]),
+            meta={"key": s["key"], "content_sha256": s["content_sha256"],
+                  "n_failed": s["n_failed"],
                   "n_degraded": s.get("n_degraded", 0),
                   "max_abs_dE_over_E": s["max_abs_dE_over_E"]}))
     return out, grid
+
+
+@dataclass
+class Lattice:
+    """Libraries on the (log_f × q) lattice, log_f slowest; ``grid`` says how the Dask grid
+    ran (workers, wall seconds, libraries built)."""
+
+    log_f: np.ndarray
+    q: np.ndarray
+    results: list[PointResult]
+    grid: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.results)
+
+    @property
+    def points(self) -> np.ndarray:
+        return np.array([[r.point.log_f, r.point.q] for r in self.results])
+
+    @property
+    def chi2_min(self) -> np.ndarray:
+        """Minimum over M/L of each library's kinchi2, in lattice order."""
+        return np.array([r.chi2_min for r in self.results])
+
+    @property
+    def lo(self) -> np.ndarray:
+        return np.array([self.log_f.min(), self.q.min()])
+
+    @property
+    def hi(self) -> np.ndarray:
+        return np.array([self.log_f.max(), self.q.max()])
+
+    @property
+    def spacing(self) -> np.ndarray:
+        return np.array([np.min(np.diff(a)) if a.size > 1 else 1.0 for a in (self.log_f,
+                                                                              self.q)])
+
+    def unit(self, raw: np.ndarray) -> np.ndarray:
+        return (np.asarray(raw, float) - self.lo) / (self.hi - self.lo)
+
+    def raw(self, unit: np.ndarray) -> np.ndarray:
+        return self.lo + np.asarray(unit, float) * (self.hi - self.lo)
+
+    def find(self, point: Sequence[float]) -> int | None:
+        """Index of the lattice node at ``point`` (log_f, q), None if it is not one."""
+        d = np.abs(self.points - np.asarray(point, float)).max(axis=1)
+        i = int(np.argmin(d))
+        return i if d[i] <= 1e-6 else None
+
+    def index(self, point: Sequence[float]) -> int:
+        i = self.find(point)
+        if i is None:
+            raise ValueError(f"point {tuple(point)} is not a lattice node")
+        return i
+
+    def cost(self, idx: Iterable[int], cube: bool = False) -> float:
+        """CPU seconds of the libraries ``idx`` (each once) and their sweeps (and GH cubes)."""
+        return float(sum(self.results[i].cpu_seconds + (self.results[i].cube_seconds
+                                                        if cube else 0.0) for i in set(idx)))
+
+
+def build_lattice(galaxy: Galaxy, log_f: Sequence[float], q: Sequence[float],
+                  ml: Sequence[float], ml_cube: Sequence[float], engine: Mapping | None = None,
+                  n_workers: int | None = None, scheduler: str | None = None,
+                  progress: bool = True, out_dir: Path | str | None = None) -> Lattice:
+    """Build (or load) every library of the lattice through the Dask grid (a LocalCluster of
+    ``n_workers``, or ``scheduler``)."""
+    pts = lattice_points(log_f, q)
+    res, grid = point_results(galaxy, pts, ml, ml_cube, [dict(engine or {})] * len(pts),
+                              n_workers=n_workers, scheduler=scheduler, progress=progress,
+                              out_dir=out_dir)
+    return Lattice(np.asarray(log_f, float), np.asarray(q, float), res,
+                   grid={"workers": grid.workers, "wall_seconds": grid.wall_seconds,
+                         "libraries_built": grid.n_built, "scheduler": grid.scheduler})
+
+
+def jitter(lat: Lattice) -> dict[str, float]:
+    """χ² roughness of the lattice: the median |second difference| / 2 of min-over-M/L χ²
+    along log f and along q (what a smooth surface would make ~0)."""
+    c = lat.chi2_min.reshape(lat.log_f.size, lat.q.size)
+    out = {}
+    for name, axis in (("log_f", 0), ("q", 1)):
+        d2 = np.diff(c, n=2, axis=axis) if c.shape[axis] > 2 else np.zeros(1)
+        out[name] = float(np.median(np.abs(d2)) / 2)
+    return out
 
 
 def point_problem(galaxy: Galaxy, intrinsic_mass: np.ndarray, aperture_mass: np.ndarray,

@@ -251,20 +251,23 @@ def quadratic_minimum(coef: np.ndarray, lo: Sequence[float], hi: Sequence[float]
 # --- Gaussian process with expected improvement --------------------------
 
 
-def fit_gp(x: np.ndarray, y: np.ndarray, seed: int = 0, noise: bool = True):
+def fit_gp(x: np.ndarray, y: np.ndarray, seed: int = 0, noise: bool = True,
+           n_restarts: int = 3):
     """A scikit-learn GP (constant × anisotropic Matérn-5/2 [+ white noise]) on unit-cube
-    inputs with normalised targets."""
+    inputs with normalised targets; the marginal likelihood is maximised from the initial
+    kernel and ``n_restarts`` random starts (one BLAS thread: the matrices are small)."""
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+    from threadpoolctl import threadpool_limits
 
     x = np.atleast_2d(np.asarray(x, float))
     kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(
         length_scale=np.full(x.shape[1], 0.3), length_scale_bounds=(0.05, 10.0), nu=2.5)
     if noise:
         kernel = kernel + WhiteKernel(1e-3, (1e-8, 0.5))
-    gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=3,
-                                  random_state=seed)
-    with warnings.catch_warnings():
+    gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True,
+                                  n_restarts_optimizer=n_restarts, random_state=seed)
+    with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore")  # bound warnings at few points
         gp.fit(x, np.asarray(y, float))
     return gp

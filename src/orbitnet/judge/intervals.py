@@ -14,7 +14,7 @@ from typing import Any
 
 from scipy.stats import beta
 
-__all__ = ["better", "clopper_pearson", "fraction", "separated_from_all"]
+__all__ = ["better", "clopper_pearson", "fraction", "name_winner", "separated_from_all"]
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -46,3 +46,37 @@ def better(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 def separated_from_all(name: str, rows: Mapping[str, Mapping[str, Any]]) -> bool:
     """Whether ``rows[name]`` is :func:`better` than every other row."""
     return all(better(rows[name], r) for n, r in rows.items() if n != name)
+
+
+def name_winner(table: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                baseline: str = "random") -> dict[str, Any]:
+    """The strategy named best, by the intervals alone.
+
+    ``table`` is strategy -> budget (str) -> row with ``ci95``. At each budget (ascending)
+    the strategies that ran there are compared: the first budget at which one strategy is
+    :func:`better` than every other, ``baseline`` included, names it. Otherwise the winner is
+    None and ``reason`` says why: nothing beats the baseline, or the strategies that do
+    cannot be told apart. ``beats_baseline`` lists, per budget, who clears the baseline.
+    """
+    if baseline not in table:
+        raise ValueError(f"the baseline {baseline!r} is not in the table")
+    budgets = sorted({b for per in table.values() for b in per}, key=int)
+    beats: dict[str, list[str]] = {}
+    for b in budgets:
+        rows = {n: per[b] for n, per in table.items() if b in per}
+        if baseline not in rows:
+            continue
+        beats[b] = [n for n in rows if n != baseline and better(rows[n], rows[baseline])]
+        lead = [n for n in beats[b] if separated_from_all(n, rows)]
+        if lead:
+            return {"winner": lead[0], "budget": b, "beats_baseline": beats,
+                    "reason": f"at {b} libraries its interval clears every other strategy's"}
+    ever = sorted({n for ns in beats.values() for n in ns})
+    if not ever:
+        reason = (f"no strategy's interval clears the {baseline} baseline's at any budget: "
+                  "the budgets cannot separate them from luck")
+    else:
+        reason = (f"{', '.join(ever)} clear the {baseline} baseline at some budget, but at no "
+                  "budget does one interval clear all the others: the budgets cannot "
+                  "separate them")
+    return {"winner": None, "budget": None, "beats_baseline": beats, "reason": reason}

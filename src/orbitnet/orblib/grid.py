@@ -240,9 +240,11 @@ def build_point(task: PointTask) -> dict[str, Any]:
     with threadpool_limits(1), locked(lock_file(task.library_path),
                                       what=f"building {task.library_path.name}"):
         meta = trusted(task.library_path, task.fingerprint)
-        if meta is None:
+        if meta is None or "library_cpu_seconds" not in meta["summary"]:
+            c0 = time.process_time()
             lib = build_library(task.config, inputs=task.inputs, n_threads=1, progress=False)
             lib_summary = {"library_seconds": lib.meta["timings"]["total_s"],
+                           "library_cpu_seconds": time.process_time() - c0,
                            "timings": lib.meta["timings"], "n_orbits": lib.n_orbits,
                            "n_failed": lib.meta["n_failed"],
                            "n_degraded": lib.meta["n_degraded"],
