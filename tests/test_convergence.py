@@ -11,21 +11,22 @@ from orbitnet.fit.lattice import Point
 from orbitnet.fit.refine import RefinedSweep, fine_grid
 from orbitnet.fit.sweep import ml_grid, run_sweep
 from orbitnet.orblib.params import ParameterError
+from orbitnet.orblib.rungs import parse_rung
 from orbitnet.studies import convergence as cv
 
 S1 = sigma_levels(608)[0]
 
 
 def test_rungs_parse_and_count_orbits():
-    r = cv.parse_rung("14x10x7")
+    r = parse_rung("14x10x7")
     assert (r.n_orbits, r.n_integrations, r.start_space) == (2940, 1960, "smooth")
-    d = cv.parse_rung("6x5x4/d3", "dynamite")
+    d = parse_rung("6x5x4/d3", "dynamite")
     assert (d.n_orbits, d.dithering, d.n_integrations, d.label) == (360, 3, 6480,
                                                                      "6x5x4/d3/dynamite")
-    assert cv.parse_rung("6×5×4/dynamite").start_space == "dynamite"
+    assert parse_rung("6×5×4/dynamite").start_space == "dynamite"
     for bad in ("6x5", "6x5x4/d9", "1x5x4", "6x5x4/fancy", "a"):
         with pytest.raises(ValueError, match="rung"):
-            cv.parse_rung(bad)
+            parse_rung(bad)
 
 
 def test_neighbours_stay_inside_the_limits():
@@ -36,7 +37,7 @@ def test_neighbours_stay_inside_the_limits():
     assert [p.log_f for p in des.neighbours(Point(1.5, 0.4))["log_f"]] == [1.0, 1.25, 1.5]
     assert [p.log_f for p in des.neighbours(Point(-1.5, 0.4))["log_f"]] == [-1.5, -1.25, -1.0]
     jobs = cv.Design((Point(1.0, 0.54), Point(0.5, 0.54)), (7, 8)).jobs(
-        [cv.parse_rung("3x2x2")])
+        [parse_rung("3x2x2")])
     assert len(jobs) == len(set(jobs)) == 2 * 2 + 4  # the centre is not built twice
 
 
@@ -99,7 +100,7 @@ def test_extrapolation_follows_the_measured_power_law():
 def fake_lib(log_f, q, rung=None):
     ml = ml_grid(3.0, 8.0, 0.05)
     chi2 = 1000 + 400 * (log_f - 0.2) ** 2 + 3e4 * (q - 0.47) ** 2 + 300 * (ml - 5.6) ** 2
-    return cv.Library(rung or cv.parse_rung("6x5x4"), Point(log_f, q), 1, ml, chi2, 5.6,
+    return cv.Library(rung or parse_rung("6x5x4"), Point(log_f, q), 1, ml, chi2, 5.6,
                       (5.25, 5.95), 1.0, 0.5)
 
 
@@ -127,13 +128,16 @@ def test_extend_respects_the_limits():
     assert list(cv.extend(lf, True, False, cv.LOG_F_LIMITS)) == [0.75, 1.0, 1.25, 1.5]
 
 
-def test_fine_grid_is_on_the_centre_lattice_and_skips_coarse_points():
+def test_fine_grid_is_on_the_step_lattice_and_skips_coarse_points():
     coarse = ml_grid(3.0, 8.0, 0.25)
     fine = fine_grid(coarse, 5.5, 0.05, 0.3)
     assert fine.size == 12 - 2  # 5.2 ... 5.8 without 5.25, 5.5, 5.75
     assert not np.isin(np.round(fine, 6), np.round(coarse, 6)).any()
     assert fine.min() == pytest.approx(5.2) and fine.max() == pytest.approx(5.8)
     assert fine_grid(coarse, 3.0, 0.05, 0.3).min() == pytest.approx(3.05)  # clipped
+    off = fine_grid(coarse, 5.737, 0.05, 0.3)  # a vertex between grid values
+    assert off.min() == pytest.approx(5.45) and off.max() == pytest.approx(5.95)  # 6.0 is coarse
+    assert np.allclose(np.round(off / 0.05), off / 0.05)
     with pytest.raises(ValueError, match="fine_step"):
         fine_grid(coarse, 5.5, 0.0, 0.3)
 

@@ -183,3 +183,15 @@ def test_ex09_grid_search_from_another_start(root):
     assert set(out["strategies"]) == {"random", "dynamite_grid", "quadratic"}
     assert out["strategies"]["dynamite_grid"]["4"]["runs"] == 9
     assert out["random_baseline"]["4"]["runs"] == 100
+
+
+def test_ex08_every_rung_in_dynamite_start_space(root, ch2):
+    out = run(root, "08_convergence", start_space="dynamite",
+              rungs=["3x2x2", "4x2x2", "3x2x2/d2"], lattice_log_f=[0.75, 1.0],
+              lattice_q=[0.50, 0.54], max_rounds=0)
+    assert {r["start_space"] for r in out["ladder"]} == {"dynamite"}
+    assert [r["n_orbits"] for r in out["ladder"]] == [36, 48, 36]
+    assert out["sentences"]["start_space"] == ""  # no smooth rung to compare with
+    assert out["lattice"]["rung"].endswith("/dynamite")
+    assert out["chapter2"]["thesis_ml"] == ch2["dynamite"]["ml_best"]
+    assert out["grid"]["workers"] >= 1  # the libraries came through the Dask grid

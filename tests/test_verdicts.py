@@ -99,3 +99,42 @@ def test_conclusions_answer_from_the_best_fit():
     no = conclusions.verdicts({**base, "best_ml_best": 7.0})
     assert no["predict"].startswith("Not with the runs")
     assert "do not support" in no["claim"]
+
+
+def _conv_results(converged: bool, thesis: float, bracketed: bool) -> dict:
+    from orbitnet.studies import convergence
+
+    def row(label, n, d, ml, jit, space="smooth"):
+        return {"label": label, "n_orbits": n, "dithering": d, "start_space": space,
+                "ml_best": ml, "ml_1sigma": [ml - 0.1, ml + 0.1], "jitter_log_f": jit,
+                "jitter_q": jit, "cpu_seconds": n / 10, "points": [{"ml_best": ml}]}
+    rows = [row("6x5x4/smooth", 360, 1, 5.8, 20.0), row("10x7x5/smooth", 1050, 1, 5.3, 20.0),
+            row("14x10x7/smooth", 2940, 1, 5.25 if converged else 5.0, 20.0),
+            row("6x5x4/dynamite", 360, 1, 5.8, 900.0, "dynamite")]
+    sigma1 = 34.87
+    res = {"ladder": rows, "sigma1": sigma1,
+           "converged": convergence.converged(rows, sigma1),
+           "extrapolation": convergence.extrapolate(rows, sigma1),
+           "chapter2": {"thesis_ml": thesis, "engine_ml": 5.79 if converged else None,
+                        "engine_ml_1sigma": [5.73, 5.85]},
+           "lattice": {"rung": "14x10x7/smooth", "rounds": 2,
+                       "best": {"log_f": 0.0, "q": 0.5, "ml": 5.2},
+                       "region": {"log_f": [-0.25, 0.25], "q": [0.46, 0.54], "ml": [5.0, 5.4]},
+                       "bracketed": {"log_f": bracketed, "q": True}}}
+    return convergence.sentences(res)
+
+
+def test_convergence_verdicts_follow_the_ladder():
+    good = _conv_results(True, 5.85, True)
+    assert good["converged"].startswith("The ladder converges at 10x7x5/smooth (1050 orbits")
+    assert good["extrapolation"] == ""
+    assert good["chapter2"].endswith("gives 5.79 (1σ 5.73 … 5.85) there.")
+    assert _conv_results(False, 5.0, True)["chapter2"].startswith("Chapter 2 built no")
+    assert "lies outside it" in good["thesis"]
+    assert "bracketed in both parameters" in good["best"]
+    assert "jitter by 900 along log f" in good["start_space"]
+    bad = _conv_results(False, 5.05, False)
+    assert bad["converged"].startswith("No rung built here is converged.")
+    assert "10x7x5/smooth → 14x10x7/smooth" in bad["converged"]
+    assert "lies inside that interval" in bad["thesis"]
+    assert "not bracketed along log_f after 2 extensions" in bad["best"]

@@ -34,6 +34,7 @@ from orbitnet.data.galaxy import ModelConstants
 from orbitnet.emulators.gan_config import SCALINGS, GANConfig
 from orbitnet.emulators.recipes import RECIPES as _RECIPES
 from orbitnet.fit.mlgrid import THESIS
+from orbitnet.orblib.rungs import START_SPACES
 
 PROFILES = ("quick", "full")
 
@@ -276,6 +277,55 @@ CHAPTERS: tuple[Chapter, ...] = (
         Param("frame", "str", "galaxy", "galaxy",
               "galaxy: major axis horizontal; sky: the pixel grid as stored", choices=FRAMES),
     ), (rules.inputs(), rules.within_cube("ml_map"), rules.every_kth(["train_step"], 3))),
+    Chapter("08_convergence", "How many orbits?", (
+        _galaxy(),
+        Param("rungs", "list[str]", ["6x5x4", "10x7x5", "14x10x7", "6x5x4/d2", "6x5x4/d3",
+                                     "6x5x4/dynamite"],
+              ["3x2x2", "4x3x2", "5x4x2", "3x2x2/d2", "3x2x2/dynamite"],
+              "library sizes NExNI2xNI3 (3 NE NI2 NI3 orbits); /dD dithering, /dynamite "
+              "DYNAMITE's start space", min_len=2, invited=True, cost=rules.ladder_cost),
+        Param("start_space", "str", "smooth", "smooth", "start space of rungs without a "
+              "suffix: smooth in the potential, or DYNAMITE's", choices=START_SPACES,
+              invited=True),
+        Param("ladder_log_f", "list[float]", [1.0, 0.5, 0.0], [1.0, 0.5],
+              "log10(M200/M*) of the ladder points (DYNAMITE's start first)", lo=-1.5, hi=1.5,
+              min_len=1),
+        Param("ladder_q", "float", 0.54, 0.54, "intrinsic flattening of the ladder points",
+              lo=0.05, hi=0.55),
+        _seeds("seeds", [4242, 1, 2], [4242, 1], "engine seeds at every ladder point (the "
+               "first also builds the neighbours and the lattice)"),
+        Param("jitter_points", "int", 1, 1, "the first k ladder points get neighbours one "
+              "lattice step away along log f and q", lo=1, hi=10),
+        Param("log_f_step", "float", 0.25, 0.25, "lattice step in log10 f", lo=0,
+              lo_open=True, hi=1.0),
+        Param("q_step", "float", 0.04, 0.04, "lattice step in q (DYNAMITE's)", lo=0,
+              lo_open=True, hi=0.2),
+        Param("n_periods", "float", 200.0, 20.0, "orbital periods integrated per orbit",
+              lo=1, hi=1000),
+        Param("n_samples", "int", 50000, 2000, "samples stored per orbit", lo=100,
+              hi=1_000_000),
+        Param("ml_start", "float", 3.0, 3.0, "first M/L of the coarse sweep", unit=ML_UNIT,
+              lo=0, lo_open=True),
+        Param("ml_stop", "float", 8.5, 8.0, "last M/L of the coarse sweep", unit=ML_UNIT,
+              lo=0, lo_open=True),
+        Param("ml_step", "float", 0.5, 0.5, "M/L step of the coarse sweep", unit=ML_UNIT,
+              lo=0, lo_open=True),
+        Param("ml_fine_step", "float", 0.05, 0.1, "M/L step around the coarse minimum",
+              unit=ML_UNIT, lo=0, lo_open=True),
+        Param("ml_fine_half_width", "float", 0.3, 0.3, "half width of the fine M/L window",
+              unit=ML_UNIT, lo=0, lo_open=True, hi=5.0),
+        Param("lattice_rung", "str", "auto", "auto", "rung of the lattice (auto: the "
+              "converged one, else the largest)"),
+        Param("lattice_log_f", "list[float]", [-0.5, -0.25, 0.0, 0.25, 0.5], [0.5, 1.0],
+              "first lattice in log10 f (extended to bracket the region)", lo=-1.5, hi=1.5,
+              min_len=2),
+        Param("lattice_q", "list[float]", [0.42, 0.46, 0.50, 0.54], [0.50, 0.54],
+              "first lattice in q (extended to bracket the region)", lo=0.05, hi=0.55,
+              min_len=2),
+        Param("max_rounds", "int", 3, 1, "extensions of the lattice at most", lo=0, hi=20),
+        _grid_workers("Dask workers (None: one per core; DASK_SCHEDULER_ADDRESS: a cluster)"),
+    ), (rules.inputs(), rules.grid("ml_start", "ml_stop", "ml_step"),
+        rules.rungs("rungs", "start_space"), rules.rungs("lattice_rung", "start_space", True))),
     Chapter("09_beyond_ml", "Beyond M/L: the dark halo and the shape", (
         _galaxy(),
         Param("log_f", "list[float]", [0.5, 0.75, 1.0, 1.25, 1.5], [0.0, 0.5, 1.0],
@@ -367,6 +417,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "05_gan": ("02_orbit_libraries",),
     "06_sparse": ("02_orbit_libraries",),
     "07_maps": ("02_orbit_libraries",),
+    "08_convergence": ("02_orbit_libraries",),
     "10_conclusions": ("01_galaxy", "02_orbit_libraries", "03_dcnn", "04_losses", "06_sparse",
                        "07_maps"),
 }

@@ -290,3 +290,59 @@ def sparse_cost(v: Mapping[str, Any]) -> Estimate | None:
                     f"{solves} weight solves", cpu_seconds=net_cpu
                     + solves * model_seconds(REFERENCE_ORBITS),
                     names=("steps", "methods", "seeds", "network_steps", "budgets"))
+
+
+# --- Chapter 8's ladder ---------------------------------------------------------------------
+
+
+def rungs(item: str, space: str, auto: bool = False) -> Rule:
+    """A rule: every rung of ``item`` (a list, or one value; ``auto`` allowed when ``auto``)
+    reads as ``NExNI2xNI3[/dD][/smooth|/dynamite]``."""
+    from orbitnet.orblib.rungs import parse_rung
+
+    def rule(v: Mapping[str, Any]) -> str | None:
+        vals = v[item] if isinstance(v[item], list) else [v[item]]
+        for text in vals:
+            if auto and text == "auto":
+                continue
+            try:
+                parse_rung(text, v[space])
+            except ValueError as exc:
+                return f"parameter {item} = {short(v[item])}: {exc}"
+        return None
+    return rule
+
+
+def _sweep_solves(v: Mapping[str, Any]) -> int:
+    """M/L values one library's coarse-then-fine sweep solves (at most)."""
+    coarse = mlgrid.n_models(v["ml_start"], v["ml_stop"], v["ml_step"])
+    return coarse + int(2 * v["ml_fine_half_width"] / v["ml_fine_step"])
+
+
+def _rung_seconds(v: Mapping[str, Any], text: str) -> float:
+    from orbitnet.orblib.rungs import parse_rung
+
+    r = parse_rung(text, v["start_space"])
+    scale = max(v["n_periods"] / 200, v["n_samples"] / 50000)
+    return r.n_integrations * ORBIT_S * scale + _sweep_solves(v) * model_seconds(r.n_orbits)
+
+
+def ladder_cost(v: Mapping[str, Any]) -> Estimate | None:
+    """CPU of Chapter 8's ladder and of its first lattice (before any extension), from the
+    measured per-integration and per-solve costs."""
+    from orbitnet.orblib.rungs import parse_rung
+
+    try:
+        per = {t: _rung_seconds(v, t) for t in v["rungs"]}
+        big = max(v["rungs"], key=lambda t: parse_rung(t, v["start_space"]).n_orbits)
+        lat = v["lattice_rung"] if v["lattice_rung"] != "auto" else big
+        lat_s = _rung_seconds(v, lat)
+    except ValueError:
+        return None  # the rung rule names the bad value
+    n_lib = len(v["ladder_log_f"]) * len(v["seeds"]) + 4 * v["jitter_points"]
+    n_lat = len(v["lattice_log_f"]) * len(v["lattice_q"])
+    return Estimate(0, f"{n_lib} libraries per rung ({len(per)} rungs) and a lattice of "
+                    f"{n_lat} {lat} libraries before extensions",
+                    cpu_seconds=n_lib * sum(per.values()) + n_lat * lat_s,
+                    names=("rungs", "seeds", "ladder_log_f", "lattice_log_f", "lattice_q",
+                           "lattice_rung", "n_periods", "n_samples"))

@@ -5,8 +5,9 @@ An NNLS solve costs roughly (number of orbits)² × rows, so a 3000-orbit librar
 every 0.05 of M/L would spend more CPU on weights than on its orbits. :class:`RefinedSweep`
 is the per-point analysis of :func:`orbitnet.orblib.grid.run_configs` (cached like
 :class:`~orbitnet.fit.grids.LibrarySweep`): it solves the coarse grid ``ml``, then every
-``fine_step`` within ``fine_half_width`` of the coarse minimum (points of the coarse grid
-are not solved twice) and merges both. The best M/L is the parabola vertex through the
+``fine_step`` within ``fine_half_width`` of the vertex of the parabola through the coarse
+minimum and its neighbours (points of the coarse grid are not solved twice) and merges
+both. The best M/L is the parabola vertex through the
 merged minimum and its neighbours; a 1σ interval end that lies outside the fine window is
 interpolated between coarse points (its summary says so).
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from orbitnet.fit.chi2 import summarise
+from orbitnet.fit.chi2 import best_fit, summarise
 from orbitnet.fit.grids import LibrarySweep
 from orbitnet.fit.solver import N_GH
 from orbitnet.fit.sweep import ml_grid, run_sweep
@@ -30,13 +31,13 @@ __all__ = ["RefinedSweep", "fine_grid"]
 
 def fine_grid(coarse: np.ndarray, centre: float, step: float, half_width: float
               ) -> np.ndarray:
-    """The fine M/L values within ``half_width`` of ``centre`` (inside the coarse range),
-    without those already on the coarse grid."""
+    """The multiples of ``step`` within ``half_width`` of ``centre`` (inside the coarse
+    range), without those already on the coarse grid."""
     if not (step > 0 and half_width > 0):
         raise ValueError(f"fine_step ({step}) and fine_half_width ({half_width}) must be > 0")
     lo = max(float(coarse[0]), centre - half_width)
     hi = min(float(coarse[-1]), centre + half_width)
-    start = centre - step * np.floor((centre - lo) / step + 1e-9)  # on the centre's lattice
+    start = step * np.ceil(lo / step - 1e-9)
     fine = ml_grid(start, hi, step) if hi >= start else np.empty(0)
     new = ~np.isclose(fine[:, None], coarse[None, :], atol=1e-9, rtol=0).any(axis=1)
     return fine[new]
@@ -63,7 +64,8 @@ class RefinedSweep(LibrarySweep):
 
     def params(self) -> dict[str, Any]:
         return {**super().params(), "refine": {"fine_step": self.fine_step,
-                                               "fine_half_width": self.fine_half_width}}
+                                               "fine_half_width": self.fine_half_width,
+                                               "centre": "coarse parabola vertex"}}
 
     def __call__(self, library: OrbitLibrary) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         c0 = time.process_time()
@@ -75,7 +77,7 @@ class RefinedSweep(LibrarySweep):
                              keep_gh=False, solver=self.solver)
 
         coarse = sweep(self.ml)
-        centre = float(coarse.ml[int(np.argmin(coarse.kinchi2))])
+        centre = best_fit(coarse.ml, coarse.kinchi2)[1]  # the coarse parabola's vertex
         extra = fine_grid(self.ml, centre, self.fine_step, self.fine_half_width)
         parts = [coarse] + ([sweep(extra)] if extra.size else [])
         ml = np.concatenate([p.ml for p in parts])

@@ -18,14 +18,12 @@ its neighbour jitter along both axes is below the 1σ level.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from orbitnet import store
 from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
 from orbitnet.fit.chi2 import interval, sigma_levels
@@ -33,77 +31,11 @@ from orbitnet.fit.cube import galaxy_input_files
 from orbitnet.fit.lattice import Point, point_config
 from orbitnet.fit.refine import RefinedSweep
 from orbitnet.orblib.grid import run_configs
+from orbitnet.orblib.rungs import Rung, parse_rung
+from orbitnet.store.artifacts import read_artifact
+from orbitnet.store.fingerprint import input_hashes
 
-START_SPACES = ("smooth", "dynamite")
 LOG_F_LIMITS = (-1.5, 1.5)  # the configuration's limits of log10(M200/M*)
-_RUNG = re.compile(r"^(\d+)x(\d+)x(\d+)((?:/(?:d\d+|smooth|dynamite))*)$")
-
-
-@dataclass(frozen=True)
-class Rung:
-    """One library size of the ladder."""
-
-    n_e: int
-    n_i2: int
-    n_i3: int
-    dithering: int = 1
-    start_space: str = "smooth"
-
-    @property
-    def grid(self) -> tuple[int, int, int]:
-        return (self.n_e, self.n_i2, self.n_i3)
-
-    @property
-    def n_orbits(self) -> int:
-        """Orbits (weights) of the library: 3 families × n_e n_i2 n_i3."""
-        return 3 * self.n_e * self.n_i2 * self.n_i3
-
-    @property
-    def n_integrations(self) -> int:
-        """Orbits integrated (tubes and boxes, d³ sub-orbits each; twins are free)."""
-        return 2 * self.n_e * self.n_i2 * self.n_i3 * self.dithering**3
-
-    @property
-    def label(self) -> str:
-        text = "x".join(map(str, self.grid))
-        if self.dithering > 1:
-            text += f"/d{self.dithering}"
-        return text + f"/{self.start_space}"
-
-    def engine(self, base: Mapping[str, Any], seed: int) -> dict[str, Any]:
-        """Engine settings of this rung on top of ``base`` (the chapter's overrides)."""
-        from orbitnet.orblib.engine.build import EngineConfig
-
-        out = {**base, "n_e": self.n_e, "n_i2": self.n_i2, "n_i3": self.n_i3,
-               "dithering": self.dithering, "seed": int(seed)}
-        if hasattr(EngineConfig(), "start_space"):
-            out["start_space"] = self.start_space
-        elif self.start_space != "dynamite":  # this engine knows DYNAMITE's procedure only
-            raise ValueError(f"rung {self.label}: the engine has no start_space option; "
-                             "only 'dynamite' rungs can be built")
-        return out
-
-
-def parse_rung(text: str, start_space: str = "smooth") -> Rung:
-    """``"14x10x7"``, ``"6x5x4/d2"`` or ``"6x5x4/dynamite"`` (start space of the suffix,
-    else ``start_space``) as a :class:`Rung`; a clear error otherwise."""
-    m = _RUNG.match(str(text).strip().replace("×", "x"))
-    if m is None:
-        raise ValueError(f"rung {text!r} is not 'NExNI2xNI3' with optional '/dD' (dithering) "
-                         "and '/smooth' or '/dynamite' (start space), e.g. '6x5x4/d2'")
-    n_e, n_i2, n_i3 = (int(g) for g in m.groups()[:3])
-    d, space = 1, start_space
-    for part in filter(None, m.group(4).split("/")):
-        if part in START_SPACES:
-            space = part
-        else:
-            d = int(part[1:])
-    if min(n_e, n_i2, n_i3) < 2 or not 1 <= d <= 5:
-        raise ValueError(f"rung {text!r}: need at least 2 start points per integral and "
-                         "dithering 1 ... 5")
-    if space not in START_SPACES:
-        raise ValueError(f"rung {text!r}: start space must be one of {START_SPACES}")
-    return Rung(n_e, n_i2, n_i3, d, space)
 
 
 # --- libraries ------------------------------------------------------------------------
@@ -157,6 +89,11 @@ def check_points(points: Sequence[Point]) -> None:
         space.check({"f-dh": p.log_f, "q-stars": p.q})
 
 
+def _num(v: Any) -> float:
+    """A number of a JSON summary (an open interval end is stored as null: nan)."""
+    return math.nan if v is None else float(v)
+
+
 def build_libraries(galaxy: Galaxy, jobs: Sequence[tuple[Rung, Point, int]], sweep: Sweep,
                     engine: Mapping[str, Any] | None = None, n_workers: int | None = None,
                     scheduler: str | None = None, progress: bool = True,
@@ -171,16 +108,16 @@ def build_libraries(galaxy: Galaxy, jobs: Sequence[tuple[Rung, Point, int]], swe
     analysis = RefinedSweep.for_galaxy_refined(galaxy, sweep.ml, sweep.fine_step,
                                                sweep.fine_half_width)
     grid = run_configs([{"log_f": p.log_f, "q": p.q} for _, p, _ in jobs], configs,
-                       from_galaxy(galaxy), store.input_hashes(galaxy_input_files(galaxy)),
+                       from_galaxy(galaxy), input_hashes(galaxy_input_files(galaxy)),
                        paths.artifacts_dir(galaxy.name) / "lattice", analysis=analysis,
                        scheduler=scheduler, n_workers=n_workers, progress=progress, desc=desc)
     out = []
     for (rung, p, seed), s in zip(jobs, grid.summaries, strict=True):
-        data = store.read_artifact(s["analysis_file"])
+        data = read_artifact(s["analysis_file"])
         a = s["analysis"]
         out.append(Library(rung, p, int(seed), data["ml"], data["kinchi2"],
                            float(a["ml_best_refined"]),
-                           (float(a["ml_1sigma_lo"]), float(a["ml_1sigma_hi"])),
+                           (_num(a["ml_1sigma_lo"]), _num(a["ml_1sigma_hi"])),
                            float(s.get("library_cpu_seconds", math.nan)),
                            float(a["cpu_seconds"]),
                            {"key": s["key"], "n_failed": s["n_failed"],
@@ -531,8 +468,13 @@ def sentences(res: Mapping[str, Any]) -> dict[str, str]:
     out["thesis"] = (
         f"At DYNAMITE's start point the {ref['label']} libraries give M/L = "
         f"{ref['ml_best']:.2f} (1σ {lo:.2f} … {hi:.2f}); the thesis' {thesis:.2f} "
-        + ("lies inside that interval." if lo <= thesis <= hi else "lies outside it: it "
-           "belongs to its 360-orbit library, not to a converged one."))
+        + ("lies inside that interval." if lo <= thesis <= hi else "lies outside it: it is "
+           "a property of the thesis' 360-orbit library."))
+    ch2 = res["chapter2"]
+    out["chapter2"] = (
+        "Chapter 2 built no engine library in this run." if ch2.get("engine_ml") is None else
+        f"orbitnet's engine library of the same size gives {ch2['engine_ml']:.2f} (1σ "
+        f"{ch2['engine_ml_1sigma'][0]:.2f} … {ch2['engine_ml_1sigma'][1]:.2f}) there.")
     dyn = [r for r in rows if r["start_space"] == "dynamite"]
     smooth = [r for r in rows if r["start_space"] != "dynamite"
               and r["n_orbits"] == (dyn[0]["n_orbits"] if dyn else -1) and r["dithering"] == 1]
@@ -588,7 +530,8 @@ def chapter_results(rows: list[dict[str, Any]], conv: dict[str, Any],
                    "seeds": list(design.seeds), "jitter_points": design.jitter_points,
                    "log_f_step": design.log_f_step, "q_step": design.q_step,
                    "q_max": design.q_max},
-        "sweep": {"ml_coarse": list(sweep.ml), "fine_step": sweep.fine_step,
+        "sweep": {"ml_coarse": list(sweep.ml), "ml_step": float(np.diff(sweep.ml).min())
+                  if len(sweep.ml) > 1 else None, "fine_step": sweep.fine_step,
                   "fine_half_width": sweep.fine_half_width},
         "engine": dict(engine),
         "grid": dict(grid),
