@@ -198,7 +198,9 @@ def test_ladder_on_real_tiny_libraries(galaxy, tiny_study, tiny_library):
         assert r["n_libraries"] == 2 * 2 + 4
         assert r["cpu_seconds"] > 0 and r["library_cpu_seconds"] > 0
         assert r["jitter_log_f"] >= 0 and r["jitter_q"] >= 0
-        assert r["ml_1sigma"][0] <= r["ml_best"] <= r["ml_1sigma"][1]
+        lo, hi = r["ml_1sigma"]  # an end is nan where the curve stays below 1σ to the grid end
+        assert (np.isnan(lo) or lo <= r["ml_best"]) and (np.isnan(hi) or r["ml_best"] <= hi)
+        assert not (np.isnan(lo) and np.isnan(hi))
         assert r["seed_scatter"] > 0  # two seeds never give the same χ²
     # a library built on a Dask worker equals one built here with the same settings
     mine = next(x for x in libs if x.rung.label == "3x2x2/dynamite" and x.seed == 4242

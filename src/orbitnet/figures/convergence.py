@@ -46,7 +46,8 @@ def plot_ladder(rows: Sequence[Mapping[str, Any]], thesis_ml: float,
     for k, ax in enumerate(axes[0]):
         for r in rows:
             p = r["points"][k]
-            lo, hi = p["ml_1sigma"]
+            lo, hi = (p["ml_best"] if v is None or not np.isfinite(v) else v
+                      for v in p["ml_1sigma"])  # an open end: no bar on that side
             kind = _kind(r)
             x = r["n_integrations"] * (1.04 if kind == "dithering" else 1.0)
             ax.errorbar(x, p["ml_best"], yerr=[[p["ml_best"] - lo], [hi - p["ml_best"]]],

@@ -30,7 +30,7 @@ from orbitnet.fit.chi2 import interval, sigma_levels
 from orbitnet.fit.cube import galaxy_input_files
 from orbitnet.fit.lattice import Point, point_config
 from orbitnet.fit.refine import RefinedSweep
-from orbitnet.orblib.grid import run_configs
+from orbitnet.orblib.grid import connect, run_configs
 from orbitnet.orblib.rungs import Rung, parse_rung
 from orbitnet.store.artifacts import read_artifact
 from orbitnet.store.fingerprint import input_hashes
@@ -97,9 +97,11 @@ def _num(v: Any) -> float:
 def build_libraries(galaxy: Galaxy, jobs: Sequence[tuple[Rung, Point, int]], sweep: Sweep,
                     engine: Mapping[str, Any] | None = None, n_workers: int | None = None,
                     scheduler: str | None = None, progress: bool = True,
-                    desc: str = "ladder libraries") -> tuple[list[Library], dict[str, Any]]:
+                    desc: str = "ladder libraries", client=None
+                    ) -> tuple[list[Library], dict[str, Any]]:
     """Build (or read from the cache) every (rung, point, seed) library on the Dask grid
-    (a LocalCluster of ``n_workers``, or ``scheduler``); also how the grid ran."""
+    (``client``, else a LocalCluster of ``n_workers``, or ``scheduler``); also how the grid
+    ran."""
     from orbitnet.orblib.engine.inputs import from_galaxy
 
     if not jobs:
@@ -110,7 +112,8 @@ def build_libraries(galaxy: Galaxy, jobs: Sequence[tuple[Rung, Point, int]], swe
     grid = run_configs([{"log_f": p.log_f, "q": p.q} for _, p, _ in jobs], configs,
                        from_galaxy(galaxy), input_hashes(galaxy_input_files(galaxy)),
                        paths.artifacts_dir(galaxy.name) / "lattice", analysis=analysis,
-                       scheduler=scheduler, n_workers=n_workers, progress=progress, desc=desc)
+                       scheduler=scheduler, n_workers=n_workers, progress=progress, desc=desc,
+                       client=client)
     out = []
     for (rung, p, seed), s in zip(jobs, grid.summaries, strict=True):
         data = read_artifact(s["analysis_file"])
@@ -369,7 +372,7 @@ def extend(axis: np.ndarray, lo_edge: bool, hi_edge: bool, limits: tuple[float, 
 def bracketed_lattice(galaxy: Galaxy, rung: Rung, log_f: Sequence[float], q: Sequence[float],
                       seed: int, sweep: Sweep, engine: Mapping[str, Any] | None = None,
                       max_rounds: int = 3, n_workers: int | None = None,
-                      scheduler: str | None = None, progress: bool = True
+                      scheduler: str | None = None, progress: bool = True, client=None
                       ) -> tuple[list[Library], dict[str, Any]]:
     """Build the (log f × q) lattice of ``rung`` libraries; while the 1σ region touches an
     edge that the limits allow to move (log f −1.5 … 1.5; q above 0.05 and below the
@@ -384,7 +387,8 @@ def bracketed_lattice(galaxy: Galaxy, rung: Rung, log_f: Sequence[float], q: Seq
         pts = [Point(float(a), float(b)) for a in lf for b in qq]
         check_points(pts)
         libs, info = build_libraries(galaxy, [(rung, p, seed) for p in pts], sweep, engine,
-                                     n_workers, scheduler, progress, desc="lattice libraries")
+                                     n_workers, scheduler, progress, "lattice libraries",
+                                     client)
         runs.append(info)
         res = surface(libs, lf, qq, sigma1)
         t = res["touches"]
@@ -564,15 +568,25 @@ def run_study(galaxy: Galaxy, rungs: Sequence[str], start_space: str, ladder_log
                     float(q_step), q_limit(galaxy))
     jobs = design.jobs(parsed)
     check_points([p for _, p, _ in jobs])
-    libs, grid = build_libraries(galaxy, jobs, sweep, engine, n_workers, scheduler, progress)
-    sigma1 = sigma_levels(4 * galaxy.n_bins)[0]
-    rows = ladder_rows(libs, parsed, design)
-    conv = converged(rows, sigma1, start_space)
-    extra = extrapolate(rows, sigma1, start_space)
-    rung = lattice_rung(lattice_rung_name, rows, conv, start_space)
-    lat_libs, lattice = bracketed_lattice(galaxy, rung, lattice_log_f, lattice_q,
-                                          design.seeds[0], sweep, engine, max_rounds,
-                                          n_workers, scheduler, progress)
+    check_points([Point(float(a), float(b)) for a in lattice_log_f for b in lattice_q])
+    client, cluster = connect(scheduler, n_workers)  # one cluster for every grid run
+    try:
+        libs, grid = build_libraries(galaxy, jobs, sweep, engine, progress=progress,
+                                     client=client)
+        sigma1 = sigma_levels(4 * galaxy.n_bins)[0]
+        rows = ladder_rows(libs, parsed, design)
+        conv = converged(rows, sigma1, start_space)
+        extra = extrapolate(rows, sigma1, start_space)
+        rung = lattice_rung(lattice_rung_name, rows, conv, start_space)
+        lat_libs, lattice = bracketed_lattice(galaxy, rung, lattice_log_f, lattice_q,
+                                              design.seeds[0], sweep, engine, max_rounds,
+                                              progress=progress, client=client)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    if cluster is not None:
+        grid["scheduler"] = "local"
     res = chapter_results(rows, conv, extra, lattice, design, sweep, engine or {}, grid,
                           sigma1, chapter2 or {"thesis_ml": math.nan, "engine_ml": None,
                                                "engine_ml_1sigma": None})
