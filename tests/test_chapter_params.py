@@ -190,8 +190,9 @@ def test_each_parameter_name_means_one_thing():
     assert "epochs" not in names and {"dcnn_epochs", "gan_epochs", "cube_dcnn_epochs"} <= names
     for ch in ("03_dcnn", "04_losses", "05_gan", "07_maps"):
         assert "None: the recipe's own" in registry.get_chapter(ch).param("dcnn_epochs").meaning
-    # n_samples is an orbit's samples (Chapter 9); the GAN's images are gan_samples
-    assert [c.id for c in registry.CHAPTERS if "n_samples" in c.defaults] == ["09_beyond_ml"]
+    # n_samples is an orbit's samples (Chapters 8 and 9); the GAN's images are gan_samples
+    assert [c.id for c in registry.CHAPTERS if "n_samples" in c.defaults] == [
+        "08_convergence", "09_beyond_ml"]
     assert "gan_samples" in registry.get_chapter("05_gan").defaults
     kinds: dict[str, set] = {}
     for ch in registry.CHAPTERS:

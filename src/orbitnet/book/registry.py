@@ -127,6 +127,18 @@ def _dcnn_epochs(meaning: str = "epochs of the DCNN recipe", quick: int = 1) -> 
                  f"{_recipe_epochs()})", lo=1, hi=10000, invited=True)
 
 
+#: the thesis' library size as a ladder rung (6x5x4: 360 orbits)
+_THESIS_RUNG = f"{_MODEL.n_e}x{_MODEL.n_i2}x{_MODEL.n_i3}"
+
+
+def _orbit_sampling(cost: Any = None) -> tuple[Param, Param]:
+    """An engine library's orbital periods per orbit and samples stored per orbit."""
+    return (Param("n_periods", "float", float(_MODEL.orbital_periods), 20.0,
+                  "orbital periods integrated per orbit", lo=1, hi=1000),
+            Param("n_samples", "int", 50000, 2000, "samples stored per orbit", lo=100,
+                  hi=1_000_000, cost=cost))
+
+
 def _seeds(name: str, default: list[int], quick: list[int], meaning: str,
            min_len: int = 1) -> Param:
     return Param(name, "list[int]", default, quick, meaning, lo=0, hi=SEED_MAX, min_len=min_len)
@@ -279,8 +291,8 @@ CHAPTERS: tuple[Chapter, ...] = (
     ), (rules.inputs(), rules.within_cube("ml_map"), rules.every_kth(["train_step"], 3))),
     Chapter("08_convergence", "How many orbits?", (
         _galaxy(),
-        Param("rungs", "list[str]", ["6x5x4", "10x7x5", "14x10x7", "6x5x4/d2", "6x5x4/d3",
-                                     "6x5x4/dynamite"],
+        Param("rungs", "list[str]", [_THESIS_RUNG, "10x7x5", "14x10x7", f"{_THESIS_RUNG}/d2",
+                                     f"{_THESIS_RUNG}/d3", f"{_THESIS_RUNG}/dynamite"],
               ["3x2x2", "4x3x2", "5x4x2", "3x2x2/d2", "3x2x2/dynamite"],
               "library sizes NExNI2xNI3 (3 NE NI2 NI3 orbits); /dD dithering, /dynamite "
               "DYNAMITE's start space", min_len=2, invited=True, cost=rules.ladder_cost),
@@ -300,10 +312,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               lo_open=True, hi=1.0),
         Param("q_step", "float", 0.04, 0.04, "lattice step in q (DYNAMITE's)", lo=0,
               lo_open=True, hi=0.2),
-        Param("n_periods", "float", 200.0, 20.0, "orbital periods integrated per orbit",
-              lo=1, hi=1000),
-        Param("n_samples", "int", 50000, 2000, "samples stored per orbit", lo=100,
-              hi=1_000_000),
+        *_orbit_sampling(),
         Param("ml_start", "float", 3.0, 3.0, "first M/L of the coarse sweep", unit=ML_UNIT,
               lo=0, lo_open=True),
         Param("ml_stop", "float", 8.5, 8.0, "last M/L of the coarse sweep", unit=ML_UNIT,
@@ -340,10 +349,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               "orbit (dithering^3 integrations per orbit)", lo=1, hi=5),
         Param("start_space", "str", "dynamite", "dynamite", "orbit starts: DYNAMITE's or "
               "smooth in the potential", choices=("dynamite", "smooth"), invited=True),
-        Param("n_periods", "float", float(_MODEL.orbital_periods), 20.0,
-              "orbital periods integrated per orbit", lo=1, hi=1000),
-        Param("n_samples", "int", 50000, 2000, "samples stored per orbit", lo=100,
-              hi=1_000_000, cost=rules.library_cost),
+        *_orbit_sampling(rules.library_cost),
         Param("max_failed_fraction", "float", None, None, "orbit integrations a library may "
               "exclude (None: the engine's 2 %)", lo=0, hi=0.2),
         Param("ml_start", "float", 2.5, 3.0, "first M/L of each library's sweep", unit=ML_UNIT,

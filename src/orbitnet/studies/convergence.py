@@ -111,7 +111,7 @@ def build_libraries(galaxy: Galaxy, jobs: Sequence[tuple[Rung, Point, int]], swe
                                                sweep.fine_half_width)
     grid = run_configs([{"log_f": p.log_f, "q": p.q} for _, p, _ in jobs], configs,
                        from_galaxy(galaxy), input_hashes(galaxy_input_files(galaxy)),
-                       paths.artifacts_dir(galaxy.name) / "lattice", analysis=analysis,
+                       paths.lattice_dir(galaxy.name), analysis=analysis,
                        scheduler=scheduler, n_workers=n_workers, progress=progress, desc=desc,
                        client=client)
     out = []
