@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from orbitnet.fit.chi2 import sigma_levels
+from orbitnet.fit.grids import LibrarySweep
 from orbitnet.fit.lattice import Point
 from orbitnet.fit.refine import RefinedSweep, fine_grid
 from orbitnet.fit.sweep import ml_grid, run_sweep
@@ -166,6 +167,7 @@ def test_refined_sweep_equals_a_direct_sweep_at_its_m_l(galaxy, tiny_library):
     assert abs(data["ml"][k] - summary["coarse_minimum"]) <= 0.3 + 1e-9
     assert summary["kinchi2_min"] == pytest.approx(direct.kinchi2.min())
     assert "refine" in sweep.params()
+    assert sweep.params()["code"] != LibrarySweep.params(sweep)["code"]  # refine.py counts
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from orbitnet.fit.grids import LibrarySweep
 from orbitnet.fit.solver import N_GH
 from orbitnet.fit.sweep import ml_grid, run_sweep
 from orbitnet.orblib.library import OrbitLibrary
+from orbitnet.store.code import code_version
 
 __all__ = ["RefinedSweep", "fine_grid"]
 
@@ -63,7 +64,8 @@ class RefinedSweep(LibrarySweep):
                    float(fine_step), float(fine_half_width))
 
     def params(self) -> dict[str, Any]:
-        return {**super().params(), "refine": {"fine_step": self.fine_step,
+        return {**super().params(), "code": code_version(__name__),
+                "refine": {"fine_step": self.fine_step,
                                                "fine_half_width": self.fine_half_width,
                                                "centre": "coarse parabola vertex"}}
 
