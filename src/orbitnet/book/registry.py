@@ -319,7 +319,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               lo=0, lo_open=True),
         Param("ml_step", "float", 0.5, 0.5, "M/L step of the coarse sweep", unit=ML_UNIT,
               lo=0, lo_open=True),
-        Param("ml_fine_step", "float", 0.05, 0.1, "M/L step around the coarse minimum",
+        Param("ml_fine_step", "float", 0.1, 0.1, "M/L step around the coarse minimum",
               unit=ML_UNIT, lo=0, lo_open=True),
         Param("ml_fine_half_width", "float", 0.3, 0.3, "half width of the fine M/L window",
               unit=ML_UNIT, lo=0, lo_open=True, hi=5.0),

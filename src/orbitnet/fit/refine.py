@@ -6,10 +6,11 @@ every 0.05 of M/L would spend more CPU on weights than on its orbits. :class:`Re
 is the per-point analysis of :func:`orbitnet.orblib.grid.run_configs` (cached like
 :class:`~orbitnet.fit.grids.LibrarySweep`): it solves the coarse grid ``ml``, then every
 ``fine_step`` within ``fine_half_width`` of the vertex of the parabola through the coarse
-minimum and its neighbours (points of the coarse grid are not solved twice) and merges
-both. The best M/L is the parabola vertex through the
-merged minimum and its neighbours; a 1σ interval end that lies outside the fine window is
-interpolated between coarse points (its summary says so).
+minimum and its neighbours (coarse points are not solved twice; each fine NNLS starts from
+its neighbour's positive set), and merges both. A fine minimum at the window's edge moves
+the window there (at most ``MAX_SHIFTS`` times). The best M/L is the parabola vertex through
+the merged minimum and its neighbours; a 1σ end outside every fine window is interpolated
+between coarse points (``interval_inside_fine_window`` in the summary says which).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from orbitnet.fit.chi2 import best_fit, summarise
+from orbitnet.fit.gh import gh_per_orbit
 from orbitnet.fit.grids import LibrarySweep
 from orbitnet.fit.solver import N_GH
 from orbitnet.fit.sweep import ml_grid, run_sweep
@@ -28,6 +31,9 @@ from orbitnet.orblib.library import OrbitLibrary
 from orbitnet.store.code import code_version
 
 __all__ = ["RefinedSweep", "fine_grid"]
+
+#: times the fine window may move to a minimum found at its edge
+MAX_SHIFTS = 2
 
 
 def fine_grid(coarse: np.ndarray, centre: float, step: float, half_width: float
@@ -65,36 +71,53 @@ class RefinedSweep(LibrarySweep):
 
     def params(self) -> dict[str, Any]:
         return {**super().params(), "code": code_version(__name__),
-                "refine": {"fine_step": self.fine_step,
-                                               "fine_half_width": self.fine_half_width,
-                                               "centre": "coarse parabola vertex"}}
+                "refine": {"fine_step": self.fine_step, "fine_half_width": self.fine_half_width,
+                           "max_shifts": MAX_SHIFTS}}
+
+    def _fine(self, library: OrbitLibrary, problem, ml: np.ndarray, passive: np.ndarray
+              ) -> dict[str, np.ndarray]:
+        """Solve ``ml`` in order, each NNLS started from the previous positive set (the first
+        from ``passive``): what :func:`run_sweep`'s warm solver does within a chunk."""
+        out: dict[str, list] = {"ml": [], "chi2": [], "kinchi2": [], "weights": []}
+        with threadpool_limits(1):
+            for m in ml:
+                res = problem.solve(gh_per_orbit(library, self.v, self.sigma, float(m)),
+                                    warm=self.solver == "warm", passive=passive)
+                passive = res.passive
+                for k, v in (("ml", m), ("chi2", res.chi2), ("kinchi2", res.kinchi2),
+                             ("weights", res.weights)):
+                    out[k].append(v)
+        return {k: np.asarray(v, float) for k, v in out.items()}
 
     def __call__(self, library: OrbitLibrary) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         c0 = time.process_time()
         problem = self.problem(library)
-        kin = {"v": self.v, "sigma": self.sigma}
-
-        def sweep(ml: np.ndarray):
-            return run_sweep(library, kin, ml, n_jobs=1, progress=False, problem=problem,
-                             keep_gh=False, solver=self.solver)
-
-        coarse = sweep(self.ml)
-        centre = best_fit(coarse.ml, coarse.kinchi2)[1]  # the coarse parabola's vertex
-        extra = fine_grid(self.ml, centre, self.fine_step, self.fine_half_width)
-        parts = [coarse] + ([sweep(extra)] if extra.size else [])
-        ml = np.concatenate([p.ml for p in parts])
-        order = np.argsort(ml)
-        data = {k: np.concatenate([getattr(p, k) for p in parts])[order]
-                for k in ("ml", "chi2", "kinchi2", "weights")}
+        res = run_sweep(library, {"v": self.v, "sigma": self.sigma}, self.ml, n_jobs=1,
+                        progress=False, problem=problem, keep_gh=False, solver=self.solver)
+        data = {k: getattr(res, k) for k in ("ml", "chi2", "kinchi2", "weights")}
+        centre = best_fit(data["ml"], data["kinchi2"])[1]  # the coarse parabola's vertex
+        windows = []
+        for _ in range(1 + MAX_SHIFTS):
+            windows.append(centre)
+            extra = fine_grid(data["ml"], centre, self.fine_step, self.fine_half_width)
+            if not extra.size:
+                break
+            near = int(np.argmin(np.abs(data["ml"] - extra[0])))
+            part = self._fine(library, problem, extra, np.flatnonzero(data["weights"][near]))
+            order = np.argsort(np.concatenate([data["ml"], part["ml"]]))
+            data = {k: np.concatenate([data[k], part[k]])[order] for k in data}
+            k = int(np.argmin(data["kinchi2"]))
+            edge = abs(data["ml"][k] - centre) >= self.fine_half_width - 1e-9
+            if not edge or k in (0, data["ml"].size - 1):
+                break
+            centre = float(data["ml"][k])  # the minimum sits at the window's edge: move it
         fit = summarise(data["ml"], data["kinchi2"], N_GH * library.n_bins)
-        window = (centre - self.fine_half_width, centre + self.fine_half_width)
         lo, hi = fit.ml_1sigma
+        inside = [c for c in windows if np.isfinite(lo) and np.isfinite(hi)
+                  and c - self.fine_half_width <= lo and hi <= c + self.fine_half_width]
         summary = {"ml_best": fit.ml_best, "ml_best_refined": fit.ml_best_refined,
                    "ml_1sigma_lo": lo, "ml_1sigma_hi": hi, "kinchi2_min": fit.chi2_min,
-                   "n_solves": int(ml.size), "coarse_minimum": centre,
-                   "interval_inside_fine_window": bool(
-                       np.isfinite(lo) and np.isfinite(hi) and window[0] <= lo
-                       and hi <= window[1]),
-                   "sweep_seconds": float(sum(p.seconds for p in parts)),
+                   "n_solves": int(data["ml"].size), "fine_centres": windows,
+                   "interval_inside_fine_window": bool(inside),
                    "cpu_seconds": time.process_time() - c0}
         return data, summary
