@@ -26,7 +26,7 @@ from orbitnet.fit.chi2 import best_fit, summarise
 from orbitnet.fit.gh import gh_per_orbit
 from orbitnet.fit.grids import LibrarySweep
 from orbitnet.fit.solver import N_GH
-from orbitnet.fit.sweep import ml_grid, run_sweep
+from orbitnet.fit.sweep import ml_grid, nearest_index, run_sweep
 from orbitnet.orblib.library import OrbitLibrary
 from orbitnet.store.code import code_version
 
@@ -102,7 +102,7 @@ class RefinedSweep(LibrarySweep):
             extra = fine_grid(data["ml"], centre, self.fine_step, self.fine_half_width)
             if not extra.size:
                 break
-            near = int(np.argmin(np.abs(data["ml"] - extra[0])))
+            near = nearest_index(data["ml"], extra[0])
             part = self._fine(library, problem, extra, np.flatnonzero(data["weights"][near]))
             order = np.argsort(np.concatenate([data["ml"], part["ml"]]))
             data = {k: np.concatenate([data[k], part[k]])[order] for k in data}
