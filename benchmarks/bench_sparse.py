@@ -24,6 +24,7 @@ import argparse
 import os
 import time
 import warnings
+from dataclasses import replace
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -92,17 +93,15 @@ def main() -> None:
         if method not in todo:
             continue
         from orbitnet.emulators.cache import train_or_load
-        from orbitnet.emulators.recipes import epochs_for_steps, get_recipe
+        from orbitnet.emulators.recipes import get_recipe
 
         recipe = get_recipe(sparse.DCNN_RECIPES[method])
-        train = subsets.every_kth(orbit_models.ml.size, 8, 3)
         steps = args.measure_steps
-        epochs = epochs_for_steps(recipe, train.size, steps)
-        out = paths.artifacts_dir() / "bench" / f"{method}_{steps}"
+        job = replace(sparse.network_job(method, orbit_models.ml.size, 8, 3, 0, steps),
+                      out_dir=paths.artifacts_dir() / "bench" / f"{method}_{steps}")
+        train, epochs = np.asarray(job.train_idx), job.epochs
         t0 = time.perf_counter()
-        emu = train_or_load(orbit_models, problem, recipe.name, sparse.LOSS, out_dir=out,
-                            train_idx=train, val_idx=subsets.validation(orbit_models.ml.size, 8, 3),
-                            epochs=epochs, progress=False)
+        emu = train_or_load(orbit_models, problem, progress=False, **job.kwargs())
         t_train = time.perf_counter() - t0
         per_epoch = train.size // recipe.batch_size + (train.size % recipe.batch_size > 0)
         first = [h["epoch_seconds"][0] for h in emu.meta["history"].values()]

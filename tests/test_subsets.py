@@ -40,16 +40,6 @@ def test_heldout_never_contains_a_training_model():
         assert sum(96 in subsets.every_kth(161, k, o) for o in range(k)) == 1
 
 
-def test_validation_models_are_held_out_and_inside_the_range():
-    assert subsets.validation(161, 1, 0).size == 0
-    for k, o in [(2, 0), (2, 1), (8, 3), (64, 40)]:
-        train = subsets.every_kth(161, k, o)
-        val = subsets.validation(161, k, o)
-        assert val.size > 0 and np.intersect1d(val, train).size == 0
-        assert val.min() > train.min() and val.max() < train.max()
-        assert np.all(np.isin(val, subsets.heldout(train)))
-
-
 def test_with_last_spans_the_grid():
     assert subsets.every_kth(161, 64, with_last=True).tolist() == [0, 64, 128, 160]
     assert subsets.every_kth(161, 8, with_last=True)[-1] == 160

@@ -245,9 +245,6 @@ def gh_cube_cost(start: str, stop: str, step: str) -> Cost:
 #: (3.2 s for 161 images at batch 2), plus about 4 s of tracing per GAN; a DCNN gradient step
 #: of the fast recipe 35 ms, plus about 5 s of graph building per network and coefficient.
 GAN_IMAGE_EPOCH_S, GAN_TRACE_S, DCNN_STEP_S, DCNN_BUILD_S = 3.2 / 161, 4.0, 0.035, 5.0
-#: a DCNN's overhead per epoch beyond its steps (Keras' loop and the validation pass; measured
-#: on a set of 10 models, 75 epochs: 22 CPU-s over 4 networks on loaded shared cores)
-DCNN_EPOCH_S = 0.07
 
 
 def _cube_size(v: Mapping[str, Any]) -> int:
@@ -283,8 +280,8 @@ def sparse_cost(v: Mapping[str, Any]) -> Estimate | None:
         return None
     nets = [t for m, t in todo.items() if m in DCNN_RECIPES]
     runs = sum(t["runs"] for t in nets)
-    net_cpu = 4 * sum(t["gradient_steps"] * DCNN_STEP_S + t["epochs"] * DCNN_EPOCH_S
-                      + t["runs"] * DCNN_BUILD_S for t in nets)
+    net_cpu = 4 * sum(t["gradient_steps"] * DCNN_STEP_S + t["runs"] * DCNN_BUILD_S
+                      for t in nets)
     solves = sum(t["solves"] for t in todo.values())
     return Estimate(0, f"{runs} networks of 4 coefficients ({net_cpu:.3g} CPU-s) and "
                     f"{solves} weight solves", cpu_seconds=net_cpu

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["every_kth", "heldout", "judged_range", "offsets", "validation"]
+__all__ = ["every_kth", "heldout", "judged_range", "offsets"]
 
 
 def _check(n_models: int, step: int) -> None:
@@ -60,14 +60,3 @@ def judged_range(train_idx: np.ndarray) -> np.ndarray:
 def heldout(train_idx: np.ndarray) -> np.ndarray:
     """Models of the judged range that are not in the training set."""
     return np.setdiff1d(judged_range(train_idx), train_idx)
-
-
-def validation(n_models: int, step: int, offset: int) -> np.ndarray:
-    """Held-out models a network validates on: offset ``offset + step // 2`` (mod ``step``),
-    inside the training set's range; empty for ``step == 1``."""
-    train = every_kth(n_models, step, offset)
-    if step == 1:
-        return train[:0]
-    rng = judged_range(train)
-    val = every_kth(n_models, step, (offset + step // 2) % step)
-    return val[(val >= rng[0]) & (val <= rng[-1])]
