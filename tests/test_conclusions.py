@@ -46,12 +46,18 @@ def _results() -> dict:
         "07_maps": {**_full(), "model_pred": {"v": {"median_abs_over_err": 0.1},
                                            "sigma": {"median_abs_over_err": 0.1}},
                     "obs_model": {"v": {"median_abs_over_err": 1.2}}},
-        "08_convergence": {**_full(), "converged": {"n_orbits": 2940, "dithering": 1},
+        "08_convergence": {**_full(), "converged": {"n_orbits": 2940, "dithering": 1,
+                                                    "label": "14x10x7", "checks": []},
                            "best": {"log_f": 0.25, "q": 0.5, "ml": 5.3},
-                           "ladder": [{"n_orbits": 360, "dithering": 1, "ml_best": 5.8},
-                                      {"n_orbits": 2940, "dithering": 1, "ml_best": 5.3}]},
-        "09_beyond_ml": {**_full(), "winner": None, "reason": "no strategy's 95 % lower bound "
-                                                          "clears random's upper bound",
+                           "region": {"log_f": [0.0, 0.5], "q": [0.46, 0.54],
+                                      "ml": [5.1, 5.5]},
+                           "ladder": [{"label": "6x5x4", "n_orbits": 360, "dithering": 1,
+                                       "ml_best": 5.8},
+                                      {"label": "14x10x7", "n_orbits": 2940, "dithering": 1,
+                                       "ml_best": 5.3}]},
+        "09_beyond_ml": {**_full(), "winner": None,
+                         "winner_reason": "no strategy's 95 % lower bound clears random's "
+                                          "upper bound",
                          "strategies": {"random": _strategy({4: (80, 100), 8: (90, 100)}),
                                         "cube_dcnn": _strategy({4: (15, 20), 8: (19, 20)}),
                                         "gp_chi2": _strategy({4: (10, 20), 8: (17, 20)})},
@@ -85,7 +91,7 @@ def test_every_sentence_reverses_with_its_numbers():
     assert v["network_vs_random"].startswith("At no budget (4, 8 libraries) does the network")
     assert v["next_step"].startswith("Chapter 9 took the next step")
     net = copy.deepcopy(res)
-    net["09_beyond_ml"].update(winner="cube_dcnn", reason=None)
+    net["09_beyond_ml"].update(winner="cube_dcnn", winner_reason="")
     net["09_beyond_ml"]["strategies"]["cube_dcnn"] = _strategy({4: (20, 20), 8: (20, 20)})
     net["09_beyond_ml"]["random_baseline"] = _strategy({4: (30, 100), 8: (50, 100)})
     nv = _verdict(net)
@@ -93,7 +99,7 @@ def test_every_sentence_reverses_with_its_numbers():
     assert "Chapter 9's best strategy, cube_dcnn, searches with a network" in nv["time_beyond"]
     assert nv["network_vs_random"].startswith("With 4, 8 libraries the network's search lands")
     plain = copy.deepcopy(res)
-    plain["09_beyond_ml"]["winner"] = {"name": "gp_chi2"}
+    plain["09_beyond_ml"]["winner"] = "gp_chi2"
     assert "the strategy it names, gp_chi2, uses no network" in _verdict(plain)["time_beyond"]
     none = copy.deepcopy(res)
     none["09_beyond_ml"] = {}
@@ -106,17 +112,21 @@ def test_every_sentence_reverses_with_its_numbers():
     assert "older orbitnet" in _verdict(old)["beyond"]
 
     # Chapter 8: converged outside the band -> inside it -> no rung converged -> not run
-    assert "puts the best M/L at 5.30, outside the 1σ band of Chapters 2–6 (M/L 5.74–5.95, " \
+    assert "start point at 5.30, outside the 1σ band of Chapters 2–6 (M/L 5.74–5.95, " \
            "from a 360-orbit library)" in v["convergence"]
-    assert v["convergence"].endswith("log f = 0.25, q = 0.50, M/L = 5.30.")
+    assert v["convergence"].endswith("log f = 0.25, q = 0.50, M/L = 5.30 (1σ region: M/L "
+                                     "5.10–5.50).")
     near = copy.deepcopy(res)
     near["08_convergence"]["ladder"][1]["ml_best"] = 5.8
     assert "inside the 1σ band of Chapters 2–6" in _verdict(near)["convergence"]
     assert "that band holds" in _verdict(near)["convergence"]
     unconv = copy.deepcopy(res)
-    unconv["08_convergence"]["converged"] = None
-    assert _verdict(unconv)["convergence"].startswith("No rung of Chapter 8's ladder (up to "
-                                                      "2940 orbits) converged")
+    unconv["08_convergence"]["converged"].update(n_orbits=None, dithering=None, label=None)
+    uv = _verdict(unconv)["convergence"]
+    assert uv.startswith("No rung of Chapter 8's ladder converged; its largest libraries "
+                         "(2940 orbits) put the best M/L at DYNAMITE's start point at 5.30, "
+                         "outside the 1σ band")
+    assert "the M/L a converged library gives is not known" in uv
     unconv["08_convergence"] = {}
     assert _verdict(unconv)["convergence"].startswith("Chapter 8 (How many orbits?) was not "
                                                       "run in this build")
@@ -159,7 +169,7 @@ def test_a_broken_results_file_is_named(tmp_path, monkeypatch):
     with pytest.raises(ResultsError, match=r"07_maps\.json: no key 'model_pred\.sigma'"):
         conclusions.summary(conclusions.gather(load_results))
     res = _results()
-    res["08_convergence"]["ladder"] = res["08_convergence"]["ladder"][:1]
+    res["08_convergence"]["ladder"] = res["08_convergence"]["ladder"][:1]  # no converged row
     _write(tmp_path, res)
     with pytest.raises(ValueError, match="08_convergence.json: no ladder row"):
         conclusions.summary(conclusions.gather(load_results))

@@ -36,11 +36,10 @@ CLAIMS: dict[str, tuple[str, ...]] = {
                           "engine_cube.main.inside_engine_1sigma, engine_cube.truth.ml_1sigma",),
     "verdict.time_ml": ("04_losses: best.train_seconds_total", "02_orbit_libraries: "
                         "sweep_seconds, n_models"),
-    "verdict.time_beyond": ("09_beyond_ml: winner, reason, strategies.*.*.ci95, "
-                            "random_baseline",),
+    "verdict.time_beyond": ("09_beyond_ml: winner, winner_reason",),
     "verdict.network_vs_random": ("09_beyond_ml: strategies.cube_dcnn.*.ci95, "
                                   "random_baseline",),
-    "verdict.beyond": ("09_beyond_ml: winner, reason",),
+    "verdict.beyond": ("09_beyond_ml: winner, winner_reason",),
     "verdict.next_step": ("09_beyond_ml: (run or not), winner",),
     "verdict.convergence": ("08_convergence: converged, ladder, best",
                             "02_orbit_libraries: n_orbits, ml_best, ml_1sigma"),
@@ -224,24 +223,13 @@ def sparse_verdict(res: Mapping[str, Any]) -> dict[str, str]:
 
 def _winner(ch9: Mapping[str, Any]) -> tuple[str | None, str]:
     """Chapter 9's winner (a name or None) and, when None, the reason it gives."""
-    w = ch9.get("winner")
-    if isinstance(w, Mapping):
-        name = w.get("winner") or w.get("name") or w.get("strategy")
-        reason = w.get("reason") or ""
-    else:
-        name, reason = w, ""
-    reason = reason or ch9.get("reason") or ch9.get("winner_reason") or ""
-    return (None if name is None else str(name)), str(reason)
+    name = ch9.get("winner")
+    return (None if name is None else str(name)), str(ch9.get("winner_reason") or "")
 
 
 def _random_rows(ch9: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The random baseline's budget → numbers (``random_baseline`` or ``strategies.random``)."""
-    base = ch9.get("random_baseline")
-    if isinstance(base, Mapping):
-        rows = base.get("budgets", base)
-        if all(isinstance(v, Mapping) and "ci95" in v for v in rows.values()) and rows:
-            return rows
-    return (ch9.get("strategies") or {}).get("random") or {}
+    """The random baseline's budget → numbers (``random_baseline``)."""
+    return ch9.get("random_baseline") or {}
 
 
 def network_vs_random(ch9: Mapping[str, Any]) -> str:
@@ -275,8 +263,7 @@ def beyond_verdict(ch9: Mapping[str, Any]) -> dict[str, str]:
                                 "that need a new orbit library per model is not measured here."),
                 "network_vs_random": missing + ".",
                 "next_step": ("The natural next step, a parameter that changes the orbits "
-                              "themselves, is Chapter 9's; " + missing[0].lower()
-                              + missing[1:] + ".")}
+                              "themselves, is Chapter 9's: " + missing + ".")}
     strategies = ch9.get("strategies")
     rows = [r for s in (strategies or {}).values() if isinstance(s, Mapping)
             for r in s.values()]
@@ -285,7 +272,7 @@ def beyond_verdict(ch9: Mapping[str, Any]) -> dict[str, str]:
                "strategy): re-run `orbitnet chapter 09_beyond_ml` for its verdict.")
         return {"beyond": old, "time_beyond": old, "network_vs_random": old,
                 "next_step": "Chapter 9 took the next step, a parameter that changes the "
-                             "orbits themselves; " + old[0].lower() + old[1:]}
+                             "orbits themselves. " + old}
     name, reason = _winner(ch9)
     vs_random = network_vs_random(ch9)
     if name is None:
@@ -305,24 +292,25 @@ def beyond_verdict(ch9: Mapping[str, Any]) -> dict[str, str]:
         time = ("Not on Chapter 9's evidence for the dark halo and the shape, where each model "
                 f"needs a new orbit library: the strategy it names, {name}, uses no network.")
     return {"beyond": beyond, "time_beyond": time, "network_vs_random": vs_random,
-            "next_step": ("Chapter 9 took the next step the thesis pointed to, a parameter "
-                          "that changes the orbits themselves: " + beyond[0].lower()
-                          + beyond[1:])}
+            "next_step": ("Chapter 9 took the next step the thesis pointed to, parameters "
+                          "that change the orbits themselves (the dark halo and the shape). "
+                          + beyond)}
 
 
 # --- Chapter 8: how many orbits? -------------------------------------------------------
 
 
-def _converged_row(ch8: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The ladder row of the converged rung (at DYNAMITE's start point when rows name one)."""
-    conv = ch8.get("converged") or {}
-    rows = [r for r in ch8.get("ladder") or []
-            if r.get("n_orbits") == conv.get("n_orbits")
-            and r.get("dithering", 1) == conv.get("dithering", 1)]
-    if not rows:
-        return None
-    start = [r for r in rows if r.get("log_f") == 1.0 and r.get("q") == 0.54]
-    return (start or rows)[0]
+def rung_row(conv: Mapping[str, Any], rows: list[Mapping[str, Any]]
+             ) -> Mapping[str, Any] | None:
+    """The ladder row of Chapter 8's converged rung ``conv`` (its label, or its size and
+    dithering); when none converged, the largest rung's. Rows hold the values at DYNAMITE's
+    start point, the potential of Chapter 2's library."""
+    if conv.get("n_orbits") is None:
+        return max(rows, key=lambda r: (r["n_orbits"], r.get("dithering") or 1), default=None)
+    if conv.get("label"):
+        return next((r for r in rows if r.get("label") == conv["label"]), None)
+    return next((r for r in rows if r["n_orbits"] == conv["n_orbits"]
+                 and (r.get("dithering") or 1) == (conv.get("dithering") or 1)), None)
 
 
 def convergence_verdict(res: Mapping[str, Any]) -> str:
@@ -335,24 +323,30 @@ def convergence_verdict(res: Mapping[str, Any]) -> str:
     if not ch8:
         return ("Chapter 8 (How many orbits?) was not run in this build, so whether "
                 f"{band} holds for a converged library is not measured here.")
-    ladder = res["08_convergence"]["ladder"]
-    if not ch8.get("converged"):
-        top = max((r["n_orbits"] for r in ladder), default=None)
-        return (f"No rung of Chapter 8's ladder (up to {top} orbits) converged: {band} is that "
-                "library's, and the M/L a converged library gives is not known.")
-    row = _converged_row(ch8)
+    conv = ch8["converged"] or {}
+    row = rung_row(conv, list(ch8["ladder"]))
     if row is None:
-        raise ValueError(f"{paths.results_path('08_convergence')}: no ladder row matches "
-                           "its converged rung: re-run `orbitnet chapter 08_convergence`")
+        raise ValueError(f"{paths.results_path('08_convergence')}: no ladder row matches its "
+                         "converged rung: re-run `orbitnet chapter 08_convergence`")
     ml = float(row["ml_best"])
-    conv = ch8["converged"]
+    where = "inside" if inside((lo, hi), ml) else "outside"
+    if conv.get("n_orbits") is None:
+        return (f"No rung of Chapter 8's ladder converged; its largest libraries "
+                f"({row['n_orbits']} orbits) put the best M/L at DYNAMITE's start point at "
+                f"{ml:.2f}, {where} {band}: that band is the small library's, and the M/L a "
+                "converged library gives is not known.")
     size = f"{conv['n_orbits']} orbits" + (f", dithering {conv['dithering']}"
-                                           if conv.get("dithering", 1) > 1 else "")
-    head = f"A converged library ({size}) puts the best M/L at {ml:.2f}, "
-    best = ch8.get("best") or {}
-    tail = (f" NGC 6278's converged best fit is log f = {best['log_f']:.2f}, "
-            f"q = {best['q']:.2f}, M/L = {best['ml']:.2f}." if best else "")
-    if inside((lo, hi), ml):
+                                           if (conv.get("dithering") or 1) > 1 else "")
+    head = (f"A converged library ({size}) puts the best M/L at DYNAMITE's start point at "
+            f"{ml:.2f}, ")
+    best, reg = ch8.get("best") or {}, ch8.get("region") or {}
+    tail = ""
+    if best:
+        tail = (f" NGC 6278's best fit on a lattice of such libraries is log f = "
+                f"{best['log_f']:.2f}, q = {best['q']:.2f}, M/L = {best['ml']:.2f}"
+                + (f" (1σ region: M/L {reg['ml'][0]:.2f}–{reg['ml'][1]:.2f})."
+                   if reg.get("ml") else "."))
+    if where == "inside":
         return head + f"inside {band}: for M/L that band holds." + tail
     return (head + f"outside {band}: those bands belong to the small library and measure its "
             "fit, not NGC 6278's M/L." + tail)
