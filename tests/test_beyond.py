@@ -143,6 +143,18 @@ def test_level_is_one_sigma_unless_the_noise_or_a_floor_is_larger():
     assert judging_level(34.9, 10.0, 100.0) == (100.0, "floor")
 
 
+def test_noise_refuses_draws_that_are_not_new_before_building(galaxy):
+    from orbitnet.studies.beyond_ml import measure_noise
+
+    lat = fake_lattice()
+    with pytest.raises(ValueError, match="differ from the lattice's seed 4242"):
+        measure_noise(galaxy, lat, [5.0, 6.0], [5.0], {}, [1, 4242], 3)
+    with pytest.raises(ValueError, match="distinct"):
+        measure_noise(galaxy, lat, [5.0, 6.0], [5.0], {}, [1, 1], 3)
+    with pytest.raises(ValueError, match="needs noise seeds or twins"):
+        measure_noise(galaxy, lat, [5.0, 6.0], [5.0], {}, [], 3, n_twins=0)
+
+
 def test_noise_nodes_are_distinct_and_start_at_the_minimum():
     lat = fake_lattice()
     nodes = noise_nodes(lat, 3)

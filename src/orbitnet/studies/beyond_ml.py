@@ -26,7 +26,15 @@ import numpy as np
 
 from orbitnet.data.galaxy import Galaxy
 from orbitnet.fit.chi2 import sigma_levels
-from orbitnet.fit.lattice import Lattice, Point, PointResult, jitter, point_problem, point_results
+from orbitnet.fit.lattice import (
+    Lattice,
+    Point,
+    PointResult,
+    jitter,
+    point_config,
+    point_problem,
+    point_results,
+)
 from orbitnet.fit.solver import gh_errors
 from orbitnet.fit.strategies import (
     DYNAMITE_START,
@@ -103,9 +111,10 @@ def measure_noise(galaxy: Galaxy, lat: Lattice, ml: Sequence[float], ml_cube: Se
     draws at each node, ``seed`` and ``twin`` those of either kind alone."""
     nodes = noise_nodes(lat, n_nodes)
     seeds = [int(s) for s in seeds]
-    if engine.get("seed") in seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"noise seeds must be distinct and differ from the lattice's seed, "
-                         f"got {seeds}")
+    base = point_config(galaxy, lat.results[nodes[0]].point, engine).seed
+    if base in seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"noise seeds must be distinct and differ from the lattice's seed "
+                         f"{base}, got {seeds}")
     if not seeds and n_twins < 1:
         raise ValueError("the truth's noise needs noise seeds or twins")
     kinds = [("seed", {"seed": s}, 0.0) for s in seeds] + [
