@@ -17,8 +17,8 @@ lattice edge (two neighbouring libraries):
   start space changes it by about as much as ``bout``, the change of b_out / R_i);
 * ``tc``: max over E of |change of ln(r_t / R_i)| (the time-scale radius, in units of the
   energy's radius) and ``tcirc`` the max |change of ln t_circ|;
-* ``moved``: library orbits whose aperture light pattern moved by L1/2 > 0.1, and of those
-  how many have a flipped sub-orbit.
+* ``moved``: library orbits whose aperture light pattern moved by L1/2 > 0.1, of those how
+  many are boxes, and how many have a flipped sub-orbit (``moved/boxes/flipped``).
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ def edge(a: dict, b: dict) -> dict:
         "tc": float(np.abs(np.log(rt_b / rt_a)).max()),
         "tcirc": float(np.abs(np.log(b["t_circ"] / a["t_circ"])).max()),
         "moved": int(moved.sum()),
+        "moved_boxes": int(moved[len(a["pattern"]):].sum()),
         "moved_flipped": int((moved & flipped_lib).sum()),
     }
 
@@ -148,15 +149,15 @@ def main() -> None:
                        "dchi2": float(c.flat[b] - c.flat[a]), **edge(summ[a], summ[b])}
                 rows.append(row)
     head = (f"{'axis':5} {'from':>12} {'to':>12} {'dchi2':>8} {'flip':>4} {'fail':>4} "
-            f"{'degr':>4} {'bin':>6} {'bout':>6} {'tc':>6} {'tcirc':>6} {'moved':>9}  kinds")
+            f"{'degr':>4} {'bin':>6} {'bout':>6} {'tc':>6} {'tcirc':>6} {'moved':>11}  kinds")
     print(head)
     for r in rows:
         print(f"{r['axis']:5} {r['from'][0]:5.2f},{r['from'][1]:.2f} {r['to'][0]:5.2f},"
               f"{r['to'][1]:.2f} {r['dchi2']:8.1f} {r['flip']:4d} {r['fail']:4d} "
               f"{r['degr']:4d} {r['bin']:6.3f} {r['bout']:6.3f} {r['tc']:6.3f} "
-              f"{r['tcirc']:6.3f} {r['moved']:4d}/{r['moved_flipped']:<4d} "
+              f"{r['tcirc']:6.3f} {r['moved']:3d}/{r['moved_boxes']:3d}/{r['moved_flipped']:<3d} "
               f"{','.join(r['flip_kinds'])}")
-    for key in ("flip", "fail", "degr", "bin", "bout", "tc", "tcirc", "moved"):
+    for key in ("flip", "fail", "degr", "bin", "bout", "tc", "tcirc", "moved", "moved_boxes"):
         vals = np.array([r[key] for r in rows], float)
         big = np.array([abs(r["dchi2"]) for r in rows])
         corr = np.corrcoef(vals, big)[0, 1] if vals.std() > 0 else float("nan")

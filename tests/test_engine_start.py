@@ -164,3 +164,23 @@ def test_smooth_libraries_deterministic_conserving_and_same_families_nearby():
     tubes = slice(0, 16)
     diff = 0.5 * np.abs(near.aperture_mass[tubes] - lib.aperture_mass[tubes]).sum(1)
     assert np.median(diff) < 0.01
+
+
+@pytest.mark.slow
+def test_orbitnet_grid_builds_smooth_libraries(tmp_path, capsys):
+    """`orbitnet grid --set start_space=smooth` reaches every library's configuration (and its
+    cache key) through the real Dask grid."""
+    import json
+
+    from orbitnet.book.cli import main
+
+    tiny = {"n_e": 2, "n_i2": 2, "n_i3": 2, "n_periods": 5.0, "n_samples": 500, "n_cross": 20}
+    args = ["grid", "--design", "list", "--point", "f-dh=1.0", "--ml", "4:7:0.5", "--workers",
+            "1", "--out", str(tmp_path), "--no-progress"]
+    args += [f"--set={k}={v}" for k, v in tiny.items()]
+    assert main([*args, "--set", "start_space=smooth"]) == 0
+    assert main(args) == 0  # the default start space: another library, not the cached one
+    capsys.readouterr()
+    configs = [json.loads(p.read_text())["fingerprint"]["config"]
+               for p in sorted(tmp_path.glob("library_*.json"))]
+    assert sorted(c["start_space"] for c in configs) == ["dynamite", "smooth"]
