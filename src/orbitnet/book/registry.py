@@ -292,7 +292,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("08_convergence", "How many orbits?", (
         _galaxy(),
         Param("rungs", "list[str]", [_THESIS_RUNG, "10x7x5", "14x10x7", f"{_THESIS_RUNG}/d2",
-                                     f"{_THESIS_RUNG}/d3", f"{_THESIS_RUNG}/dynamite"],
+                                     f"{_THESIS_RUNG}/dynamite"],
               ["3x2x2", "4x3x2", "5x4x2", "3x2x2/d2", "3x2x2/dynamite"],
               "library sizes NExNI2xNI3 (3 NE NI2 NI3 orbits); /dD dithering, /dynamite "
               "DYNAMITE's start space", min_len=2, invited=True, cost=rules.ladder_cost),
@@ -325,7 +325,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               unit=ML_UNIT, lo=0, lo_open=True, hi=5.0),
         Param("lattice_rung", "str", "auto", "auto", "rung of the lattice (auto: the "
               "converged one, else the largest)"),
-        Param("lattice_log_f", "list[float]", [-0.5, -0.25, 0.0, 0.25, 0.5], [0.5, 1.0],
+        Param("lattice_log_f", "list[float]", [0.0, 0.25, 0.5, 0.75, 1.0], [0.5, 1.0],
               "first lattice in log10 f (extended to bracket the region)", lo=-1.5, hi=1.5,
               min_len=2),
         Param("lattice_q", "list[float]", [0.42, 0.46, 0.50, 0.54], [0.50, 0.54],
