@@ -291,3 +291,58 @@ def test_a_sweep_made_by_other_analysis_code_is_not_reused(galaxy, tmp_path, mon
     other = build_point(task())
     assert other["analysis_built"] and not other["library_built"]
     assert other["analysis_file"] != first["analysis_file"]
+
+
+def test_truth_on_refined_sweeps_keeps_every_librarys_solved_values(galaxy):
+    """Refined sweeps solve each library on its own M/L values: the surface lies on their
+    union and equals each library's χ² wherever that library solved it."""
+    from dataclasses import replace
+
+    lat = fake_lattice()
+    coarse = np.round(np.arange(4.0, 7.01, 0.5), 10)
+    for k, r in enumerate(lat.results):
+        fine = np.round(5.0 + 0.1 * (k % 7) + np.array([-0.1, 0.1]), 10)
+        ml = np.union1d(coarse, fine)
+        lat.results[k] = replace(r, ml=ml, kinchi2=np.interp(ml, r.ml, r.kinchi2))
+    truth = truth_of(lat, galaxy, 34.9)
+    assert truth.ml.size > coarse.size
+    flat = truth.chi2.reshape(lat.n, -1)
+    for k, r in enumerate(lat.results):
+        at = np.searchsorted(truth.ml, r.ml)
+        np.testing.assert_allclose(flat[k, at], r.kinchi2)
+    assert truth.chi2.min() == pytest.approx(min(r.chi2_min for r in lat.results))
+
+
+def test_cube_strategies_refuse_a_refined_sweep_before_building():
+    from orbitnet.book.runner import ChapterError, resolve_parameters
+    from orbitnet.studies.beyond_ml import sweep_plan
+
+    assert sweep_plan(["random", "gp_chi2"], [4.0, 5.0], 0.1, 0.3) == (None, (0.1, 0.3))
+    assert sweep_plan(["cube_pca_gp"], [4.0, 5.0], None, 0.3) == ([4.0, 5.0], None)
+    with pytest.raises(ValueError, match=r"\['cube_dcnn'\] learn GH cubes"):
+        sweep_plan(["random", "cube_dcnn"], [4.0], 0.1, 0.3)
+    with pytest.raises(ChapterError, match=r"\['cube_multilinear'\] learn GH cubes, which "
+                                           r"the refined sweep \(ml_fine_step = 0.1\)"):
+        resolve_parameters("09_beyond_ml", "full", {"strategies": ["random",
+                                                                   "cube_multilinear"]})
+    assert resolve_parameters("09_beyond_ml", "quick")["ml_fine_step"] is None
+
+
+def test_family_sentence_says_whether_the_truth_is_converged():
+    from orbitnet.studies.beyond_ml import chapter8_family, family_sentence
+
+    res08 = {"lattice": {"rung": "14x10x7/smooth", "bracketed": {"log_f": True, "q": True},
+                         "lattice": {"log_f": [0.0, 0.5], "q": [0.5, 0.54]}},
+             "converged": {"label": None}}
+    none = family_sentence(chapter8_family(None, "6x5x4/dynamite", [0, 1], [0.5, 0.54]))
+    assert none.startswith("Chapter 8 has not run")
+    same = chapter8_family(res08, "14x10x7/smooth", [0.0, 0.5], [0.5, 0.54])
+    assert same["same_rung"] and same["same_box"]
+    assert "found no rung converged" in family_sentence(same)
+    assert "on the same box" in family_sentence(same)
+    res08["converged"]["label"] = "14x10x7/smooth"
+    assert "converged by that chapter's test" in family_sentence(same | {"converged":
+                                                                         "14x10x7/smooth"})
+    other = chapter8_family(res08, "6x5x4/dynamite", [0.0, 0.5, 1.0], [0.5, 0.54])
+    assert not other["same_rung"] and not other["same_box"]
+    assert "are not Chapter 8's lattice" in family_sentence(other)

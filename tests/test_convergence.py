@@ -233,3 +233,37 @@ def test_results_schema(tiny_study):
     assert res["lattice"]["rung"] in {r["label"] for r in res["ladder"]}
     assert res["sentences"]["best"].startswith("On the lattice of")
     json.dumps(res)  # JSON-serialisable as written
+
+
+@pytest.mark.slow
+def test_chapter9_reads_chapter8s_lattice_libraries_and_sweeps(galaxy, tmp_path, monkeypatch):
+    """Chapter 9's truth with Chapter 8's refined sweep is Chapter 8's lattice: the same
+    library and analysis artifacts, nothing rebuilt, the same χ²; its family is recognised."""
+    from orbitnet.data import paths
+    from orbitnet.fit.lattice import build_lattice
+    from orbitnet.studies import beyond_ml
+
+    monkeypatch.setattr(paths, "ARTIFACTS", tmp_path)
+    rung = parse_rung("3x2x2", "smooth")
+    sweep = cv.Sweep(tuple(ml_grid(3.0, 8.0, 0.5)), 0.1, 0.3)
+    eng = {"n_periods": 10.0, "n_samples": 1000}
+    pts = [Point(0.5, 0.50), Point(0.5, 0.54), Point(1.0, 0.50), Point(1.0, 0.54)]
+    libs, info = cv.build_libraries(galaxy, [(rung, p, 4242) for p in pts], sweep, eng,
+                                    n_workers=2, progress=False)
+    assert info["libraries_built"] == 4 and info["workers"] == 2
+    engine = beyond_ml.engine_overrides(galaxy, **rung.engine(eng, 4242))
+    ml_cube, fine = beyond_ml.sweep_plan(["random", "gp_chi2"], [4.0], 0.1, 0.3)
+    lat = build_lattice(galaxy, [0.5, 1.0], [0.50, 0.54], sweep.ml, ml_cube, engine=engine,
+                        n_workers=1, progress=False, fine=fine)
+    assert lat.grid["libraries_built"] == 0
+    for lib, r in zip(libs, lat.results, strict=True):
+        assert r.meta["key"] == lib.meta["key"] and r.meta["n_orbits"] == rung.n_orbits
+        np.testing.assert_array_equal(r.kinchi2, lib.kinchi2)
+        assert r.gh is None and r.sweep_seconds > 0
+    truth = beyond_ml.truth_of(lat, galaxy, S1)
+    assert truth.chi2.min() == pytest.approx(min(lib.chi2_min for lib in libs))
+    res08 = {"lattice": {"rung": rung.label, "bracketed": {"log_f": False, "q": False},
+                         "lattice": {"log_f": [0.5, 1.0], "q": [0.5, 0.54]}},
+             "converged": {"label": None}}
+    fam = beyond_ml.chapter8_family(res08, rung.label, [0.5, 1.0], [0.50, 0.54])
+    assert fam["same_rung"] and fam["same_box"]

@@ -337,27 +337,35 @@ CHAPTERS: tuple[Chapter, ...] = (
         rules.rungs("rungs", "start_space"), rules.rungs("lattice_rung", "start_space", True))),
     Chapter("09_beyond_ml", "Beyond M/L: the dark halo and the shape", (
         _galaxy(),
-        Param("log_f", "list[float]", [0.5, 0.75, 1.0, 1.25, 1.5], [0.0, 0.5, 1.0],
-              "truth lattice in log10(M200/M*) (the halo)", lo=-1.5, hi=1.5, min_len=2),
-        Param("q", "list[float]", [0.38, 0.42, 0.46, 0.50, 0.54], [0.46, 0.50, 0.54],
-              "truth lattice in the intrinsic flattening q", lo=0.05, hi=0.55, min_len=2),
-        Param("n_e", "int", _MODEL.n_e, 3, "library energies (6 x 5 x 4 x 3 = 360 orbits: the "
-              "thesis)", lo=2, hi=40, invited=True),
-        Param("n_i2", "int", _MODEL.n_i2, 2, "library second integrals", lo=2, hi=40),
-        Param("n_i3", "int", _MODEL.n_i3, 2, "library third integrals", lo=2, hi=40),
+        Param("log_f", "list[float]", [0.0, 0.25, 0.5, 0.75, 1.0], [0.0, 0.5, 1.0],
+              "truth lattice in log10(M200/M*) (the halo; full: Chapter 8's lattice)",
+              lo=-1.5, hi=1.5, min_len=2),
+        Param("q", "list[float]", [0.42, 0.46, 0.50, 0.54], [0.46, 0.50, 0.54],
+              "truth lattice in the intrinsic flattening q (full: Chapter 8's lattice)",
+              lo=0.05, hi=0.55, min_len=2),
+        Param("n_e", "int", 14, 3, "library energies (14 x 10 x 7 x 3 = 2940 orbits; "
+              "the thesis: 6 x 5 x 4)", lo=2, hi=40, invited=True),
+        Param("n_i2", "int", 10, 2, "library second integrals", lo=2, hi=40),
+        Param("n_i3", "int", 7, 2, "library third integrals", lo=2, hi=40),
         Param("dithering", "int", _MODEL.dithering, 1, "sub-orbits per integral and library "
               "orbit (dithering^3 integrations per orbit)", lo=1, hi=5),
-        Param("start_space", "str", "dynamite", "dynamite", "orbit starts: DYNAMITE's or "
+        Param("start_space", "str", "smooth", "dynamite", "orbit starts: DYNAMITE's or "
               "smooth in the potential", choices=("dynamite", "smooth"), invited=True),
         *_orbit_sampling(rules.library_cost),
         Param("max_failed_fraction", "float", None, None, "orbit integrations a library may "
               "exclude (None: the engine's 2 %)", lo=0, hi=0.2),
-        Param("ml_start", "float", 2.5, 3.0, "first M/L of each library's sweep", unit=ML_UNIT,
+        Param("ml_start", "float", 3.0, 3.0, "first M/L of each library's sweep", unit=ML_UNIT,
               lo=0, lo_open=True),
         Param("ml_stop", "float", 8.5, 8.0, "last M/L of the sweep", unit=ML_UNIT, lo=0,
               lo_open=True),
-        Param("ml_step", "float", 0.1, 0.25, "M/L step of the sweep", unit=ML_UNIT, lo=0,
+        Param("ml_step", "float", 0.5, 0.25, "M/L step of the sweep", unit=ML_UNIT, lo=0,
               lo_open=True, cost=rules.sweep_cost("ml_start", "ml_stop", "ml_step")),
+        Param("ml_fine_step", "float", 0.1, None, "M/L step around each sweep's minimum "
+              "(Chapter 8's refined sweep, shared with its lattice; None: the grid alone, "
+              "which keeps the GH cubes that the cube strategies learn)", unit=ML_UNIT, lo=0,
+              lo_open=True, nullable=True),
+        Param("ml_fine_half_width", "float", 0.3, 0.3, "half width of that fine window",
+              unit=ML_UNIT, lo=0, lo_open=True, hi=5.0),
         Param("ml_cube_start", "float", 3.0, 3.0, "first M/L of the GH cubes the emulators "
               "learn", unit=ML_UNIT, lo=0, lo_open=True),
         Param("ml_cube_stop", "float", 8.0, 8.0, "last M/L of those cubes", unit=ML_UNIT, lo=0,
@@ -371,8 +379,9 @@ CHAPTERS: tuple[Chapter, ...] = (
               "and the network", lo=1, hi=1000, invited=True),
         Param("random_draws", "int", 200, 100, "runs of the random baseline per budget",
               lo=1, hi=100000),
-        Param("strategies", "list[str]", list(BEYOND_STRATEGIES), list(BEYOND_STRATEGIES),
-              "strategies to judge (random, the baseline, always runs)",
+        Param("strategies", "list[str]", list(BEYOND_STRATEGIES[:4]), list(BEYOND_STRATEGIES),
+              "strategies to judge (random, the baseline, always runs; the cube_ ones need "
+              "ml_fine_step None)",
               choices=BEYOND_STRATEGIES, min_len=1),
         _seeds("cube_dcnn_seeds", [0, 1, 2], [0], "seeds of the conditioned network (at every "
                "budget)"),
@@ -382,7 +391,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               "measured noise of the truth; 0: the strict 1σ level)", lo=0),
         _seeds("noise_seeds", [1, 2], [1], "other engine seeds of the nodes that measure the "
                "truth's noise"),
-        Param("noise_twins", "int", 2, 1, "twins of each such node: log10 f moved by k x 1e-9 "
+        Param("noise_twins", "int", 1, 1, "twins of each such node: log10 f moved by k x 1e-9 "
               "(the same physics, other rounding)", lo=0, hi=10),
         Param("noise_nodes", "int", 3, 3, "nodes rebuilt with those seeds and as twins", lo=3,
               hi=100),
@@ -393,7 +402,8 @@ CHAPTERS: tuple[Chapter, ...] = (
         Param("grid_start_q", "float", None, None, "q where that grid search starts "
               "(None: the configuration's 0.54)", lo=0.05, hi=0.55),
     ), (rules.inputs(), rules.grid("ml_start", "ml_stop", "ml_step"),
-        rules.grid("ml_cube_start", "ml_cube_stop", "ml_cube_step"))),
+        rules.grid("ml_cube_start", "ml_cube_stop", "ml_cube_step"),
+        rules.cube_needs_plain_sweep("strategies", "ml_fine_step", BEYOND_STRATEGIES[4:]))),
     Chapter("10_conclusions", "Conclusions", (
         _galaxy("galaxy whose chapters are summarised"),
     )),

@@ -90,6 +90,14 @@ def load_results(chapter: str) -> dict[str, Any]:
     return _wrap(data, str(path), "")
 
 
+def optional_results(chapter: str) -> dict[str, Any] | None:
+    """:func:`load_results` of a chapter that need not have run (None when it has not)."""
+    try:
+        return load_results(chapter)
+    except FileNotFoundError:
+        return None
+
+
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Flatten nested dicts to ``a.b.c`` keys (lists stay values)."""
     out: dict[str, Any] = {}

@@ -343,3 +343,17 @@ def ladder_cost(v: Mapping[str, Any]) -> Estimate | None:
                     cpu_seconds=n_lib * sum(per.values()) + n_lat * lat_s,
                     names=("rungs", "seeds", "ladder_log_f", "lattice_log_f", "lattice_q",
                            "lattice_rung", "n_periods", "n_samples"))
+
+
+def cube_needs_plain_sweep(strategies: str, fine_step: str, cube_kinds: Sequence[str]
+                           ) -> Rule:
+    """A rule: strategies that learn GH cubes (``cube_kinds``) need a plain sweep, which
+    keeps the cube (``fine_step`` None): the refined sweep keeps none."""
+    def rule(v: Mapping[str, Any]) -> str | None:
+        cube = [s for s in v[strategies] if s in cube_kinds]
+        if v[fine_step] is None or not cube:
+            return None
+        return (f"parameter {strategies} = {short(v[strategies])}: {cube} learn GH cubes, "
+                f"which the refined sweep ({fine_step} = {v[fine_step]}) does not keep; set "
+                f"{fine_step} None or leave them out")
+    return rule

@@ -21,6 +21,7 @@ from orbitnet.data import paths
 from orbitnet.data.galaxy import Galaxy
 from orbitnet.fit.cube import galaxy_input_files, weight_problem
 from orbitnet.fit.grids import LibrarySweep
+from orbitnet.fit.refine import RefinedSweep
 from orbitnet.fit.solver import WeightProblem
 from orbitnet.orblib.engine import EngineConfig
 from orbitnet.orblib.grid import GridResult, run_configs
@@ -51,12 +52,12 @@ class PointResult:
     ml: np.ndarray
     kinchi2: np.ndarray
     chi2: np.ndarray
-    ml_cube: np.ndarray
-    gh: np.ndarray  # (n_ml_cube, n_orbits, n_bins, 4) float32
-    intrinsic_mass: np.ndarray
-    aperture_mass: np.ndarray
-    intrinsic_target: np.ndarray
-    aperture_target: np.ndarray
+    ml_cube: np.ndarray | None  # None (and the next five): a refined sweep keeps no cube
+    gh: np.ndarray | None  # (n_ml_cube, n_orbits, n_bins, 4) float32
+    intrinsic_mass: np.ndarray | None
+    aperture_mass: np.ndarray | None
+    intrinsic_target: np.ndarray | None
+    aperture_target: np.ndarray | None
     library_seconds: float  # CPU seconds of the library build
     sweep_seconds: float  # CPU seconds of its χ²(M/L) sweep
     cube_seconds: float = 0.0  # CPU seconds of its GH cube (what cube emulators learn)
@@ -99,19 +100,35 @@ def point_config(galaxy: Galaxy, point: Point, engine: Mapping[str, Any] | None 
         **dict(engine or {}), "nfw_f": float(10.0 ** point.log_f), "q": float(point.q)})
 
 
+def lattice_analysis(galaxy: Galaxy, ml: Iterable[float], ml_cube: Iterable[float] | None,
+                     fine: tuple[float, float] | None = None) -> LibrarySweep:
+    """The per-library analysis of a lattice: a sweep on ``ml`` (cold scipy solves) with the
+    GH cube on ``ml_cube``; or, with ``fine`` = (step, half width), the coarse grid ``ml``
+    refined around its minimum (:class:`~orbitnet.fit.refine.RefinedSweep`, Chapter 8's
+    analysis, so that both chapters share their libraries' sweeps), which keeps no cube."""
+    if fine is None:
+        return LibrarySweep.for_galaxy(galaxy, ml, ml_cube, solver="scipy")
+    if ml_cube is not None:
+        raise ValueError("a refined sweep (ml_fine_step) keeps no GH cube: the cube "
+                         "strategies need ml_fine_step None")
+    return RefinedSweep.for_galaxy_refined(galaxy, list(ml), *fine)
+
+
 def point_results(galaxy: Galaxy, points: Sequence[Point], ml: Iterable[float],
-                  ml_cube: Iterable[float], engines: Sequence[Mapping[str, Any]] | None = None,
+                  ml_cube: Iterable[float] | None,
+                  engines: Sequence[Mapping[str, Any]] | None = None,
                   n_workers: int | None = None, scheduler: str | None = None,
                   progress: bool = True, desc: str = "lattice libraries",
-                  out_dir: Path | str | None = None
+                  out_dir: Path | str | None = None, fine: tuple[float, float] | None = None
                   ) -> tuple[list[PointResult], GridResult]:
     """Build (or load) the library and sweep of every point through the Dask grid
     (:func:`orbitnet.orblib.grid.run_configs`); artifacts under ``out_dir`` (default
     ``build/artifacts/<galaxy>/lattice/``), keyed by configuration, inputs and engine code.
 
     ``engines`` gives each point's engine settings (default: the galaxy's); ``n_workers`` /
-    ``scheduler`` choose the cluster as for ``orbitnet grid``. Costs are CPU seconds
-    measured in the process that built the library and ran the sweep.
+    ``scheduler`` choose the cluster as for ``orbitnet grid``; ``fine`` refines the sweep
+    (:func:`lattice_analysis`). Costs are CPU seconds measured in the process that built the
+    library and ran the sweep.
     """
     from orbitnet.orblib.engine.inputs import from_galaxy
 
@@ -120,7 +137,7 @@ def point_results(galaxy: Galaxy, points: Sequence[Point], ml: Iterable[float],
     if not points:
         raise ValueError("no lattice points given")
     configs = [point_config(galaxy, p, e) for p, e in zip(points, engines, strict=True)]
-    analysis = LibrarySweep.for_galaxy(galaxy, ml, ml_cube, solver="scipy")
+    analysis = lattice_analysis(galaxy, ml, ml_cube, fine)
     grid = run_configs([{"log_f": p.log_f, "q": p.q} for p in points], configs,
                        from_galaxy(galaxy), input_hashes(galaxy_input_files(galaxy)),
                        Path(out_dir) if out_dir is not None else paths.lattice_dir(galaxy.name),
@@ -129,15 +146,16 @@ def point_results(galaxy: Galaxy, points: Sequence[Point], ml: Iterable[float],
     out = []
     for p, s in zip(points, grid.summaries, strict=True):
         data = read_artifact(s["analysis_file"])
+        a = s["analysis"]
+        cube = {k: data.get(k) for k in ("ml_cube", "gh", "intrinsic_mass", "aperture_mass",
+                                         "intrinsic_target", "aperture_target")}
         out.append(PointResult(
-            point=p, ml=data["ml"], kinchi2=data["kinchi2"], chi2=data["chi2"],
-            ml_cube=data["ml_cube"], gh=data["gh"], intrinsic_mass=data["intrinsic_mass"],
-            aperture_mass=data["aperture_mass"], intrinsic_target=data["intrinsic_target"],
-            aperture_target=data["aperture_target"],
+            point=p, ml=data["ml"], kinchi2=data["kinchi2"], chi2=data["chi2"], **cube,
             library_seconds=float(s["library_cpu_seconds"]),
-            sweep_seconds=float(s["analysis"]["sweep_cpu_seconds"]),
-            cube_seconds=float(s["analysis"]["cube_cpu_seconds"]),
+            sweep_seconds=float(a.get("sweep_cpu_seconds", a["cpu_seconds"])),
+            cube_seconds=float(a.get("cube_cpu_seconds", 0.0)),
             meta={"key": s["key"], "content_sha256": s["content_sha256"],
+                  "n_orbits": int(s["n_orbits"]),
                   "n_failed": s["n_failed"],
                   "n_degraded": s.get("n_degraded", 0),
                   "max_abs_dE_over_E": s["max_abs_dE_over_E"]}))
@@ -205,15 +223,17 @@ class Lattice:
 
 
 def build_lattice(galaxy: Galaxy, log_f: Sequence[float], q: Sequence[float],
-                  ml: Sequence[float], ml_cube: Sequence[float], engine: Mapping | None = None,
-                  n_workers: int | None = None, scheduler: str | None = None,
-                  progress: bool = True, out_dir: Path | str | None = None) -> Lattice:
+                  ml: Sequence[float], ml_cube: Sequence[float] | None,
+                  engine: Mapping | None = None, n_workers: int | None = None,
+                  scheduler: str | None = None, progress: bool = True,
+                  out_dir: Path | str | None = None, fine: tuple[float, float] | None = None
+                  ) -> Lattice:
     """Build (or load) every library of the lattice through the Dask grid (a LocalCluster of
-    ``n_workers``, or ``scheduler``)."""
+    ``n_workers``, or ``scheduler``); ``fine`` refines each sweep (:func:`lattice_analysis`)."""
     pts = lattice_points(log_f, q)
     res, grid = point_results(galaxy, pts, ml, ml_cube, [dict(engine or {})] * len(pts),
                               n_workers=n_workers, scheduler=scheduler, progress=progress,
-                              out_dir=out_dir)
+                              out_dir=out_dir, fine=fine)
     return Lattice(np.asarray(log_f, float), np.asarray(q, float), res,
                    grid={"workers": grid.workers, "wall_seconds": grid.wall_seconds,
                          "libraries_built": grid.n_built, "scheduler": grid.scheduler})

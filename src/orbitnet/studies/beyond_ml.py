@@ -100,10 +100,12 @@ def noise_nodes(lat: Lattice, n: int = 3) -> list[int]:
 TWIN_STEP = 1e-9
 
 
-def measure_noise(galaxy: Galaxy, lat: Lattice, ml: Sequence[float], ml_cube: Sequence[float],
-                  engine: Mapping[str, Any], seeds: Sequence[int], n_nodes: int = 3,
-                  n_twins: int = 0, n_workers: int | None = None,
-                  scheduler: str | None = None, progress: bool = True) -> dict[str, Any]:
+def measure_noise(galaxy: Galaxy, lat: Lattice, ml: Sequence[float],
+                  ml_cube: Sequence[float] | None, engine: Mapping[str, Any],
+                  seeds: Sequence[int], n_nodes: int = 3, n_twins: int = 0,
+                  n_workers: int | None = None, scheduler: str | None = None,
+                  progress: bool = True, fine: tuple[float, float] | None = None
+                  ) -> dict[str, Any]:
     """The truth's own χ² noise at the nodes of :func:`noise_nodes`: each rebuilt with every
     engine ``seed`` (other random draws) and as ``n_twins`` twins, log10 f moved by
     k × :data:`TWIN_STEP` (the same potential to 1e-8, other rounding). The lattice's library
@@ -123,7 +125,7 @@ def measure_noise(galaxy: Galaxy, lat: Lattice, ml: Sequence[float], ml_cube: Se
             for i in nodes for _, o, d in kinds]
     built, _ = point_results(galaxy, [p for p, _ in jobs], ml, ml_cube, [e for _, e in jobs],
                              n_workers=n_workers, scheduler=scheduler, progress=progress,
-                             desc="noise libraries")
+                             desc="noise libraries", fine=fine)
     rows, var = [], {"all": [], "seed": [], "twin": []}
     for k, i in enumerate(nodes):
         draws = built[k * len(kinds):(k + 1) * len(kinds)]
@@ -155,9 +157,53 @@ def sigma1(galaxy: Galaxy) -> float:
 
 
 def truth_of(lat: Lattice, galaxy: Galaxy, level: float) -> TruthSurface:
-    """The lattice's kinchi2 over (log f, q, M/L) judged at ``level`` (>= the 1σ level)."""
-    chi2 = np.stack([r.kinchi2 for r in lat.results]).reshape(lat.log_f.size, lat.q.size, -1)
-    return TruthSurface(lat.log_f, lat.q, lat.results[0].ml, chi2, 4 * galaxy.n_bins, level)
+    """The lattice's kinchi2 over (log f, q, M/L) judged at ``level`` (>= the 1σ level).
+    Refined sweeps solve each library on its own M/L values (a coarse grid and a fine window
+    at its minimum): the surface then lies on the union of those values, each library's
+    curve interpolated linearly between the M/L it solved (exact at each of them)."""
+    mls = [np.asarray(r.ml, float) for r in lat.results]
+    if all(m.shape == mls[0].shape and np.array_equal(m, mls[0]) for m in mls):
+        ml, curves = mls[0], [r.kinchi2 for r in lat.results]
+    else:
+        ml = np.unique(np.round(np.concatenate(mls), 9))
+        curves = [np.interp(ml, m, r.kinchi2) for m, r in zip(mls, lat.results, strict=True)]
+    chi2 = np.stack(curves).reshape(lat.log_f.size, lat.q.size, -1)
+    return TruthSurface(lat.log_f, lat.q, ml, chi2, 4 * galaxy.n_bins, level)
+
+
+def sweep_plan(strategies: Sequence[str], ml_cube: Sequence[float],
+               fine_step: float | None, fine_half_width: float
+               ) -> tuple[Sequence[float] | None, tuple[float, float] | None]:
+    """(ml_cube, fine) of every library's analysis: a plain sweep with the GH cube the cube
+    strategies learn (``fine_step`` None), or Chapter 8's refined sweep, which keeps no cube
+    (none of the strategies may then need one)."""
+    if fine_step is None:
+        return ml_cube, None
+    cube = [s for s in strategies if s in CUBE_KINDS]
+    if cube:
+        raise ValueError(f"strategies {cube} learn GH cubes, which the refined sweep "
+                         f"(ml_fine_step = {fine_step}) does not keep: set ml_fine_step None "
+                         "or leave them out")
+    return None, (float(fine_step), float(fine_half_width))
+
+
+def chapter8_family(res08: Mapping[str, Any] | None, label: str, log_f: Sequence[float],
+                    q: Sequence[float]) -> dict[str, Any]:
+    """Whether this truth is Chapter 8's lattice: the same library size (``label``,
+    :attr:`orbitnet.orblib.rungs.Rung.label`) and the same box; ``converged`` the rung
+    Chapter 8 found converged (None: none was)."""
+    if not res08:
+        return {"label": label, "chapter8_run": False, "rung": None, "same_rung": False,
+                "same_box": False, "converged": None}
+    lat = res08["lattice"]
+    box = lat["lattice"]
+    same_box = (np.allclose(box["log_f"], log_f) if len(box["log_f"]) == len(log_f) else False
+                ) and (np.allclose(box["q"], q) if len(box["q"]) == len(q) else False)
+    return {"label": label, "chapter8_run": True, "rung": lat["rung"],
+            "same_rung": lat["rung"] == label,
+            "same_box": bool(same_box), "converged": res08["converged"].get("label"),
+            "bracketed": dict(lat["bracketed"]), "log_f": list(box["log_f"]),
+            "q": list(box["q"])}
 
 
 def grid_start(log_f: float | None, q: float | None) -> tuple[float, float] | None:
@@ -315,9 +361,10 @@ def run_one(name: str, lat: Lattice, galaxy: Galaxy, budget: int, seed: int, sig
 
 
 def answer_libraries(galaxy: Galaxy, lat: Lattice, runs: Sequence[Run], ml: Sequence[float],
-                     ml_cube: Sequence[float], engine: Mapping[str, Any],
+                     ml_cube: Sequence[float] | None, engine: Mapping[str, Any],
                      n_workers: int | None = None, scheduler: str | None = None,
-                     progress: bool = True) -> dict[tuple[float, float], PointResult]:
+                     progress: bool = True, fine: tuple[float, float] | None = None
+                     ) -> dict[tuple[float, float], PointResult]:
     """The library at every answer (:func:`orbitnet.fit.strategies.answer_point`): a lattice
     node's own, or one built (once, cached) through the engine grid with the lattice's
     settings."""
@@ -328,7 +375,7 @@ def answer_libraries(galaxy: Galaxy, lat: Lattice, runs: Sequence[Run], ml: Sequ
         built, _ = point_results(galaxy, [Point(*p) for p in new], ml, ml_cube,
                                  [dict(engine)] * len(new), n_workers=n_workers,
                                  scheduler=scheduler, progress=progress,
-                                 desc="answer libraries")
+                                 desc="answer libraries", fine=fine)
         out.update(zip(new, built, strict=True))
     return out
 
@@ -381,12 +428,14 @@ def run_study(lat: Lattice, galaxy: Galaxy, budgets: Sequence[int], level: float
               strategies: Sequence[str], n_seeds: int, random_draws: int,
               dcnn_seeds: Sequence[int], dcnn: Mapping[str, Any],
               grid_start: Sequence[float] | None, answer_engine: Mapping[str, Any],
-              ml: Sequence[float], ml_cube: Sequence[float], n_workers: int | None = None,
-              scheduler: str | None = None, progress: bool = True
+              ml: Sequence[float], ml_cube: Sequence[float] | None,
+              n_workers: int | None = None, scheduler: str | None = None,
+              progress: bool = True, fine: tuple[float, float] | None = None
               ) -> tuple[dict[str, Any], dict[str, dict[str, list[Run]]]]:
     """Every strategy at every budget and seed, its answers charged and judged at
     ``level``; the table, the random baseline, DYNAMITE's grid search from the configuration's
-    start (apart), where each strategy reaches the region, and the winner."""
+    start (apart), where each strategy reaches the region, and the winner. ``fine``: the
+    lattice's refined sweep (answers are swept alike)."""
     from tqdm.auto import tqdm
 
     sigma1 = sigma_levels(4 * galaxy.n_bins)[0]
@@ -406,7 +455,7 @@ def run_study(lat: Lattice, galaxy: Galaxy, budgets: Sequence[int], level: float
     converged = run_dynamite(lat, None, sigma1, grid_start)
     every = [r for per in (*runs.values(), config) for rs in per.values() for r in rs]
     answers = answer_libraries(galaxy, lat, [*every, converged], ml, ml_cube, answer_engine,
-                               n_workers, scheduler, progress)
+                               n_workers, scheduler, progress, fine)
     chi2_truth = float(lat.chi2_min.min())
 
     def table(per: Mapping[str, list[Run]]) -> dict[str, Any]:
@@ -457,15 +506,17 @@ def lattice_digest(lat: Lattice) -> str:
 
 
 def truth_summary(lat: Lattice, truth: TruthSurface, noise: Mapping[str, Any],
-                  engine: Mapping[str, Any], level_kind: str) -> dict[str, Any]:
-    """The truth's numbers: best fit, region, level and noise, roughness, library, costs."""
+                  engine: Mapping[str, Any], level_kind: str,
+                  family: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The truth's numbers: best fit, region, level and noise, roughness, library, costs,
+    and ``family`` (:func:`chapter8_family`)."""
     cpu = [r.library_seconds for r in lat.results]
     sweep = [r.sweep_seconds for r in lat.results]
     jit = jitter(lat)
     return {
         "best": truth.best, "chi2_min": float(truth.chi2.min()), "n_libraries": lat.n,
         "lattice": {"log_f": lat.log_f.tolist(), "q": lat.q.tolist()},
-        "library": {"n_orbits": int(lat.results[0].gh.shape[1]), **engine},
+        "library": {"n_orbits": int(lat.results[0].meta["n_orbits"]), **engine},
         "region": truth.extents(), "region_strict_1sigma": truth.extents(truth.sigma1),
         "level": truth.level, "level_kind": level_kind, "sigma1": truth.sigma1,
         "noise": dict(noise),
@@ -474,7 +525,30 @@ def truth_summary(lat: Lattice, truth: TruthSurface, noise: Mapping[str, Any],
         "sweep_cpu_seconds_median": float(np.median(sweep)),
         "cpu_seconds_total": float(sum(cpu) + sum(sweep)),
         "content_sha256": lattice_digest(lat), "grid": dict(lat.grid),
+        "family": dict(family or {}),
     }
+
+
+def family_sentence(fam: Mapping[str, Any]) -> str:
+    """Whether the truth is made of converged libraries, from :func:`chapter8_family`."""
+    if not fam.get("chapter8_run"):
+        return ("Chapter 8 has not run here, so nothing checks whether libraries of this size "
+                "are converged: the verdict below holds for these libraries only.")
+    box = ("on the same box" if fam["same_box"] else "on another box than Chapter 8's lattice")
+    if fam["same_rung"] and fam["converged"] == fam["rung"]:
+        return (f"These are Chapter 8's converged libraries ({fam['rung']}), {box}: the truth "
+                "is converged by that chapter's test.")
+    if fam["same_rung"]:
+        conv = ("found no rung converged" if fam["converged"] is None
+                else f"found {fam['converged']} converged")
+        return (f"These are the libraries of Chapter 8's lattice ({fam['rung']}), {box}; "
+                f"Chapter 8 {conv}, so the truth is the best-sampled one built, not a "
+                "converged one.")
+    conv = ("no rung converged" if fam["converged"] is None
+            else f"{fam['converged']} converged")
+    return (f"These {fam['label']} libraries are not Chapter 8's lattice ({fam['rung']}; "
+            f"{conv} there): the truth is not the converged one, and the verdict holds for "
+            "libraries of this size only.")
 
 
 def _row_text(row: Mapping[str, Any]) -> str:
@@ -509,6 +583,7 @@ def sentences(res: Mapping[str, Any]) -> dict[str, str]:
             "the truth is smooth on the scale the strategies must resolve."
             if ratio <= 1 else "the truth is rough on that scale, so a verdict here judges "
             "how strategies cope with these libraries' jumps as much as their search."))
+    out["family"] = family_sentence(truth.get("family") or {})
     rnd = strat.get("random", {})
     if rnd:
         b = max(rnd, key=int)
