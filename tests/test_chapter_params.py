@@ -288,3 +288,10 @@ def test_page_block_is_compact():
     assert ":class: dropdown" in dropdown and dropdown.count("\n* `") == len(ch.params)
     assert "log10(M200/M\\*)" in dropdown  # Markdown escaped
     assert max(len(line) for line in table.splitlines()) < 120
+
+
+def test_parameter_meanings_leave_papermill_one_assignment_per_line():
+    """The generated parameters cell carries each meaning as a comment; papermill reads a
+    line with a second '=' as unparseable and warns 'Passed unknown parameter'."""
+    bad = [(c.id, p.name) for c in registry.CHAPTERS for p in c.params if "=" in p.meaning]
+    assert bad == []

@@ -110,6 +110,16 @@ def test_every_sentence_reverses_with_its_numbers():
     old["09_beyond_ml"] = {"strategies": {"gp_chi2": {"4": {"cpu_seconds": 3.0}}},
                            "sentences": {"winner": "gp_chi2 wins"}}
     assert "older orbitnet" in _verdict(old)["beyond"]
+    assert "do not say which libraries" in _verdict(res)["beyond_truth"]
+    fam = copy.deepcopy(res)
+    fam["09_beyond_ml"]["truth"] = {"family": {
+        "label": "14x10x7/smooth", "chapter8_run": True, "rung": "14x10x7/smooth",
+        "same_rung": True, "same_box": True, "converged": None}}
+    assert "Chapter 8 found no rung converged" in _verdict(fam)["beyond_truth"]
+    fam["09_beyond_ml"]["truth"]["family"]["converged"] = "14x10x7/smooth"
+    assert "Chapter 8's converged libraries" in _verdict(fam)["beyond_truth"]
+    fam["09_beyond_ml"]["truth"]["family"].update(label="6x5x4/dynamite", same_rung=False)
+    assert "are not Chapter 8's lattice" in _verdict(fam)["beyond_truth"]
 
     # Chapter 8: converged outside the band -> inside it -> no rung converged -> not run
     assert "start point at 5.30, outside the 1σ band of Chapters 2–6 (M/L 5.74–5.95, " \

@@ -343,7 +343,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         Param("q", "list[float]", [0.42, 0.46, 0.50, 0.54], [0.46, 0.50, 0.54],
               "truth lattice in the intrinsic flattening q (full: Chapter 8's lattice)",
               lo=0.05, hi=0.55, min_len=2),
-        Param("n_e", "int", 14, 3, "library energies (14 x 10 x 7 x 3 = 2940 orbits; "
+        Param("n_e", "int", 14, 3, "library energies (3 x 14 x 10 x 7: 2940 orbits; "
               "the thesis: 6 x 5 x 4)", lo=2, hi=40, invited=True),
         Param("n_i2", "int", 10, 2, "library second integrals", lo=2, hi=40),
         Param("n_i3", "int", 7, 2, "library third integrals", lo=2, hi=40),

@@ -40,6 +40,8 @@ CLAIMS: dict[str, tuple[str, ...]] = {
     "verdict.network_vs_random": ("09_beyond_ml: strategies.cube_dcnn.*.ci95, "
                                   "random_baseline",),
     "verdict.beyond": ("09_beyond_ml: winner, winner_reason",),
+    "verdict.beyond_truth": ("09_beyond_ml: truth.family (08_convergence: lattice.rung, "
+                             "converged)",),
     "verdict.next_step": ("09_beyond_ml: (run or not), winner",),
     "verdict.convergence": ("08_convergence: converged, ladder, best",
                             "02_orbit_libraries: n_orbits, ml_best, ml_1sigma"),
@@ -253,12 +255,24 @@ def network_vs_random(ch9: Mapping[str, Any]) -> str:
             "intervals.")
 
 
+def beyond_truth(ch9: Mapping[str, Any]) -> str:
+    """Whether Chapter 9 judged against Chapter 8's converged libraries (its truth's
+    ``family``)."""
+    from orbitnet.studies.beyond_ml import family_sentence
+
+    fam = (ch9.get("truth") or {}).get("family")
+    if not fam:
+        return ("Chapter 9's results do not say which libraries its truth is made of: re-run "
+                "`orbitnet chapter 09_beyond_ml` to check them against Chapter 8.")
+    return "In Chapter 9: " + family_sentence(fam)
+
+
 def beyond_verdict(ch9: Mapping[str, Any]) -> dict[str, str]:
     """Chapter 9's verdict for the Conclusions: its winner or why there is none, whether a
     network saves libraries there, and the next step (which Chapter 9 took)."""
     if not ch9:
         missing = "Chapter 9 (Beyond M/L) was not run in this build"
-        return {"beyond": missing + ".",
+        return {"beyond": missing + ".", "beyond_truth": missing + ".",
                 "time_beyond": (missing + ", so whether emulation saves time for parameters "
                                 "that need a new orbit library per model is not measured here."),
                 "network_vs_random": missing + ".",
@@ -271,6 +285,7 @@ def beyond_verdict(ch9: Mapping[str, Any]) -> dict[str, str]:
         old = ("Chapter 9's results were written by an older orbitnet (no intervals per "
                "strategy): re-run `orbitnet chapter 09_beyond_ml` for its verdict.")
         return {"beyond": old, "time_beyond": old, "network_vs_random": old,
+                "beyond_truth": beyond_truth(ch9),
                 "next_step": "Chapter 9 took the next step, a parameter that changes the "
                              "orbits themselves. " + old}
     name, reason = _winner(ch9)
@@ -292,6 +307,7 @@ def beyond_verdict(ch9: Mapping[str, Any]) -> dict[str, str]:
         time = ("Not on Chapter 9's evidence for the dark halo and the shape, where each model "
                 f"needs a new orbit library: the strategy it names, {name}, uses no network.")
     return {"beyond": beyond, "time_beyond": time, "network_vs_random": vs_random,
+            "beyond_truth": beyond_truth(ch9),
             "next_step": ("Chapter 9 took the next step the thesis pointed to, parameters "
                           "that change the orbits themselves (the dark halo and the shape). "
                           + beyond)}
