@@ -372,7 +372,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               lo_open=True),
         Param("ml_cube_step", "float", 0.25, 0.5, "M/L step of those cubes", unit=ML_UNIT, lo=0,
               lo_open=True, cost=rules.gh_cube_cost("ml_cube_start", "ml_cube_stop",
-                                                    "ml_cube_step")),
+                                                    "ml_cube_step", "ml_fine_step")),
         Param("budgets", "list[int]", [4, 6, 9, 12, 16], [4, 6],
               "libraries each strategy may build", lo=1, min_len=1, invited=True),
         Param("n_seeds", "int", 20, 5, "runs (seeds) of every randomised strategy but random "

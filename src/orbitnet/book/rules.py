@@ -229,9 +229,12 @@ def sweep_cost(start: str, stop: str, step: str) -> Cost:
     return cost
 
 
-def gh_cube_cost(start: str, stop: str, step: str) -> Cost:
-    """Memory of Chapter 9's GH cubes (every library on the grid ``start:stop:step``)."""
-    def cost(v: Mapping[str, Any]) -> Estimate:
+def gh_cube_cost(start: str, stop: str, step: str, fine_step: str | None = None) -> Cost:
+    """Memory of Chapter 9's GH cubes (every library on the grid ``start:stop:step``); none
+    where the refined sweep (``fine_step`` not None) keeps no cube."""
+    def cost(v: Mapping[str, Any]) -> Estimate | None:
+        if fine_step is not None and v[fine_step] is not None:
+            return None
         n, n_lib, orbits = _models(v, start, stop, step), n_libraries(v), _orbits(v)
         size = model_bytes(orbits)
         return Estimate(n_lib * n * size, f"{n_lib} libraries x {n} models of "
