@@ -142,7 +142,9 @@ def test_resource_estimates_refuse_before_any_work(capsys, executed):
     ch9 = ["09_beyond_ml", "--profile", "full"]
     _refused(capsys, executed, [*ch9, "-p", "ml_step", "1e-5"],
              "parameter ml_step = 1e-05 needs about", "GiB of memory", "--force")
-    _refused(capsys, executed, [*ch9, "-p", "ml_cube_step", "1e-5"],
+    # the GH cubes exist only on a plain sweep (the full profile refines instead)
+    _refused(capsys, executed, [*ch9, "-p", "ml_fine_step", "null", "-p", "ml_cube_step",
+                                "1e-5"],
              "parameter ml_cube_step = 1e-05 needs about", "500001 models")
     _refused(capsys, executed, [*ch9, "-p", "n_e", "40", "-p", "n_i2", "40", "-p", "n_i3",
                                 "40", "-p", "n_samples", "1000000"],
@@ -153,6 +155,9 @@ def test_resource_estimates_refuse_before_any_work(capsys, executed):
     _refused(capsys, executed, ["02_orbit_libraries", "-p", "ml_multiples",
                                 json.dumps([2.0] * 2000)],
              "(2000 element(s)): allowed is a list of float in (0, ∞), 1 to 12")
+    # with the refined sweep no cube is built, so its step costs nothing (the kernel starts)
+    _main(capsys, [*ch9, "-p", "ml_cube_step", "1e-5"])
+    assert len(executed) == 1 and executed.pop()["ml_cube_step"] == 1e-5
     # insisting lets an estimate through (the kernel would start)
     _main(capsys, ["02_orbit_libraries", "-p", "n_jobs", "256", "--force"])
     assert len(executed) == 1 and executed[0]["n_jobs"] == 256
