@@ -82,7 +82,7 @@ def _summary(k1: dict[int, list[bool]], sparse_rows: dict, baselines: dict[str, 
            "protocol": {"budgets": list(k1)}, "n_runs": len(runs)}
     smallest = dict(baselines)
     per = {m: {str(k): {"frac_inside_1sigma": 1.0, "n_train": 161 // k,
-                        "n_train_max": 161 // k + (k > 1)} for k in (1, 2, 4, 8, 16)}
+                        "n_train_max": 161 // k + (k > 1)} for k in (1, 2, 4, 8, 16, 32, 64)}
            for m in baselines}
     if read is not None:
         per["dcnn"] = {k: {**c, "frac_inside_2sigma": 1.0} for k, c in ctrl[read].items()}
@@ -122,7 +122,7 @@ def test_needs_more_models_only_when_the_network_reached_the_full_grid():
     v = sparse.verdicts(good)
     assert v["comparison"].startswith("With 1500 gradient steps per network the network needs "
                                       "fewer models than a parabola")
-    assert "(the network: k = 16 (9–10 models))" in v["comparison"]
+    assert "(the network: k = 16 (9–10 models); it was not run sparser)" in v["comparison"]
     assert "here it earns its place" in v["network"] and "With 1500 gradient" in v["network"]
     assert "uses 1500 gradient steps, the most favourable of the budgets 150, 1500" in v["control"]
     for verdict in (sparse.verdicts(s) for s in (never, short, good)):
@@ -149,7 +149,7 @@ def test_quick_profile_sentences_support_no_conclusion():
 
 def test_network_sentence_ties_and_baselines_that_never_reach():
     tie = sparse.verdicts(_summary({760: [True] * 3}, {760: {2: [True] * 2, 4: [True] * 2,
-                                                            8: [True] * 2}},
+                                                            8: [True] * 2, 16: [False] * 2}},
                                    {"grid_parabola": 8, "linear": 4}))
     assert "reaches the same sparsest grid as the best baseline" in tie["network"]
     assert "does not earn its place" in tie["network"]
@@ -158,3 +158,36 @@ def test_network_sentence_ties_and_baselines_that_never_reach():
                                     {"grid_parabola": None, "linear": None}))
     assert "here it earns its place" in weak["network"]
     assert "fewer models than a parabola through the models' own χ² (none" in weak["comparison"]
+
+
+def test_a_network_not_run_as_sparse_as_a_baseline_is_not_ranked_below_it():
+    """Still inside at its sparsest step (16) while the parabola reaches 32: not measured."""
+    s = _summary({1500: [True] * 3}, {1500: {k: [True] * 2 for k in (2, 4, 8, 16)}},
+                 {"grid_parabola": 32, "linear": 16})
+    v = sparse.verdicts(s)
+    assert "more models than a parabola" not in v["comparison"]
+    assert v["comparison"].startswith("With 1500 gradient steps per network the network needs "
+                                      "no more models than linear interpolation (k = 16")
+    assert "a parabola through the models' own χ² (k = 32 (5–6 models)) reaches a sparser " \
+           "grid, where the network was not run, so this run cannot say" in v["comparison"]
+    assert "is not measured here" in v["network"] and "here it earns" not in v["network"]
+    assert "does not earn" not in v["network"]
+    # once it fails at 32 the order is measured
+    v = sparse.verdicts(_summary({1500: [True] * 3},
+                                 {1500: {**{k: [True] * 2 for k in (2, 4, 8, 16)},
+                                         32: [True, False]}},
+                                 {"grid_parabola": 32, "linear": 16}))
+    assert "needs more models than a parabola" in v["comparison"]
+    assert "as many models as linear interpolation" in v["comparison"]
+    assert "does not earn its place" in v["network"]
+
+
+@pytest.mark.parametrize(("a", "b", "a_open", "b_open", "words"), [
+    (16, 8, False, False, "fewer models than"), (8, 16, False, False, "more models than"),
+    (8, 8, False, False, "as many models as"), (8, 8, True, False, "no more models than"),
+    (8, 8, False, True, "no fewer models than"), (8, 16, True, False, sparse.UNRANKED),
+    (16, 8, False, True, sparse.UNRANKED), (16, 8, True, True, sparse.UNRANKED),
+    (16, 8, True, False, "fewer models than"), (4, None, True, False, "fewer models than"),
+    (None, 4, False, True, "more models than")])
+def test_fewer_says_only_what_lower_bounds_imply(a, b, a_open, b_open, words):
+    assert sparse._fewer(a, b, a_open, b_open) == words

@@ -263,7 +263,7 @@ CHAPTERS: tuple[Chapter, ...] = (
               "(None: all k)", lo=1, nullable=True),
         Param("network_offsets", "int", 2, 1, "evenly spread offsets per k > 1 for the "
               "networks (all k where k is smaller)", lo=1),
-        Param("network_steps", "list[int]", [1, 2, 4, 8, 16], [1, 16],
+        Param("network_steps", "list[int]", [1, 2, 4, 8, 16, 32], [1, 16],
               "the k at which the networks run (the training-budget control)", lo=1,
               min_len=1),
         _seeds("seeds", [0, 1, 2], [0], "seeds of the networks: every one on the full grid "

@@ -31,6 +31,13 @@ def sparsest_k(per_k: Mapping[str, Mapping[str, Any]], key: str = "frac_inside_1
     return found
 
 
+def open_ended(per_k: Mapping[str, Any] | None, k: int | None) -> bool:
+    """Whether a sparsest sufficient step ``k`` is only a lower bound: the method reached the
+    threshold at every step it ran, so ``k`` is the sparsest step run and a sparser one was
+    never tried."""
+    return bool(per_k) and k is not None and k == max(int(q) for q in per_k)
+
+
 def cell(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One budget and step of the control: runs inside 1σ with the interval, offsets,
     seeds, set sizes and the gradient steps the networks took."""

@@ -427,6 +427,9 @@ def summary(study: SparseStudy, profile: str = "full") -> dict[str, Any]:
                                         "gradient steps; each below 90 % on the full grid)")
         else:
             out["smallest_label"][m] += f" with {read[m]} gradient steps"
+    for m in per:
+        if control.open_ended(per[m], smallest[m]):
+            out["smallest_label"][m] += " (the sparsest step run: a lower bound)"
     fit = study.orbit_models.fit
     lo, hi = fit.ml_1sigma
     out["truth"] = {**fit.to_dict(), "halfwidth_1sigma": 0.5 * (hi - lo),
@@ -473,13 +476,31 @@ def smallest_label(per_k: dict[str, dict[str, Any]] | None, k: int | None) -> st
     return f"k = {k} ({size} models)"
 
 
-def _fewer(a: int | None, b: int | None) -> str:
+def _fewer(a: int | None, b: int | None, a_open: bool = False, b_open: bool = False
+           ) -> str:
     """How method a's sparsest sufficient step compares with b's (a larger step is a
-    smaller set; ``None``: not even the densest step run reached the threshold)."""
+    smaller set; ``None``: not even the densest step run reached the threshold). An *open*
+    step is a lower bound (:func:`orbitnet.judge.budgets.open_ended`): the method was not run
+    sparser, so only what the bounds imply is said, and :data:`UNRANKED` when they imply
+    nothing."""
     a_, b_ = (0 if a is None else a), (0 if b is None else b)
-    if a_ == b_:
+    a_hi = float("inf") if a_open and a is not None else a_
+    b_hi = float("inf") if b_open and b is not None else b_
+    if a_ > b_hi:
+        return "fewer models than"
+    if a_hi < b_:
+        return "more models than"
+    if a_ == b_ and a_hi == a_ and b_hi == b_:
         return "as many models as"
-    return "fewer models than" if a_ > b_ else "more models than"
+    if a_ >= b_ and b_hi == b_:
+        return "no more models than"
+    if b_ >= a_ and a_hi == a_:
+        return "no fewer models than"
+    return UNRANKED
+
+
+#: the comparison when a step that is only a lower bound leaves the order open
+UNRANKED = "a number of models this run cannot rank against"
 
 
 BASELINES = ("grid_parabola", "linear")
@@ -509,10 +530,12 @@ def verdicts(summary: dict[str, Any]) -> dict[str, str]:
     """
     per = {m: summary[m] for m in METHODS if isinstance(summary.get(m), dict) and summary[m]}
     smallest_k = summary["smallest_k_90pct_1sigma"]
+    opens = {m: control.open_ended(per[m], smallest_k.get(m)) for m in per}
     out = {}
     for method, base in (("linear", "grid_parabola"), ("pca_gp", "grid_parabola"),
                          ("pca_gp", "linear")):
-        out[f"{method}_vs_{base}"] = (_fewer(smallest_k.get(method), smallest_k.get(base))
+        out[f"{method}_vs_{base}"] = (_fewer(smallest_k.get(method), smallest_k.get(base),
+                                             opens[method], opens[base])
                                       if method in per and base in per
                                       else "was not compared with")
     reached = {m: smallest_k[m] for m in per if smallest_k.get(m) is not None}
@@ -531,9 +554,9 @@ def verdicts(summary: dict[str, Any]) -> dict[str, str]:
     budget = (summary.get("budget_read") or {}).get("dcnn")
     out["control"] = control_sentence(ctrl, rows)
     out["comparison"] = _comparison(per, smallest_k, summary.get("smallest_label", {}),
-                                    ctrl, budget)
+                                    ctrl, budget, opens)
     out["network"] = _network_sentence(per, smallest_k, summary.get("smallest_label", {}),
-                                       ctrl, budget)
+                                       ctrl, budget, opens)
     if summary.get("profile") == "quick":
         for key in SENTENCES:
             out[key] += quick_note(summary)
@@ -541,9 +564,11 @@ def verdicts(summary: dict[str, Any]) -> dict[str, str]:
 
 
 def _comparison(per: dict[str, Any], smallest_k: Mapping[str, int | None],
-                labels: Mapping[str, str], ctrl: Mapping[str, Any], budget: int | None
-                ) -> str:
-    """The network against the baselines, naming its budget."""
+                labels: Mapping[str, str], ctrl: Mapping[str, Any], budget: int | None,
+                opens: Mapping[str, bool] | None = None) -> str:
+    """The network against the baselines, naming its budget; where the network was not run
+    as sparse as a baseline reaches, the sentence says that this is not measured."""
+    opens = opens or {}
     bases = [b for b in BASELINES if b in per]
     if not ctrl:
         return "The network was not run in this build, so it is not compared with the baselines."
@@ -555,19 +580,37 @@ def _comparison(per: dict[str, Any], smallest_k: Mapping[str, int | None],
     if not bases:
         return (f"With {budget} gradient steps the network's sparsest sufficient grid is "
                 f"{labels.get('dcnn')}; no baseline ran to compare it with.")
-    phrases = " and ".join(
-        f"{_fewer(smallest_k.get('dcnn'), smallest_k.get(b))} {BASELINE_NAMES[b]} "
-        f"({labels.get(b)})" for b in bases)
-    return (f"With {budget} gradient steps per network the network needs {phrases} to put "
-            f"the best fit inside 1σ in at least 90 % of the sets (the network: "
-            f"{control.k_label(per['dcnn'][str(smallest_k['dcnn'])], smallest_k['dcnn'])}).")
+    net = smallest_k["dcnn"]
+    rel = {b: _fewer(net, smallest_k.get(b), opens.get("dcnn", False), opens.get(b, False))
+           for b in bases}
+    own = control.k_label(per["dcnn"][str(net)], net)
+    ranked = [b for b in bases if rel[b] != UNRANKED]
+    parts = []
+    if ranked:
+        phrases = " and ".join(f"{rel[b]} {BASELINE_NAMES[b]} ({labels.get(b)})"
+                               for b in ranked)
+        parts.append(f"With {budget} gradient steps per network the network needs {phrases} "
+                     f"to put the best fit inside 1σ in at least 90 % of the sets (the "
+                     f"network: {own}" + ("; it was not run sparser)." if opens.get("dcnn")
+                                          else ")."))
+    unranked = [b for b in bases if b not in ranked]
+    if unranked:
+        names = " and ".join(f"{BASELINE_NAMES[b]} ({labels.get(b)})" for b in unranked)
+        parts.append(f"With {budget} gradient steps the network still puts the best fit "
+                     f"inside 1σ in at least 90 % of the sets at {own}, the sparsest step it "
+                     f"was run at; {names} reach{'es' if len(unranked) == 1 else ''} a "
+                     "sparser grid, where the network was not run, so this run cannot say "
+                     "whether the network needs more models (the parameter network_steps "
+                     "runs it there).")
+    return " ".join(parts)
 
 
 def _network_sentence(per: dict[str, dict[str, Any]], smallest_k: Mapping[str, int | None],
-                      labels: Mapping[str, str], ctrl: Mapping[str, Any], budget: int | None
-                      ) -> str:
+                      labels: Mapping[str, str], ctrl: Mapping[str, Any], budget: int | None,
+                      opens: Mapping[str, bool] | None = None) -> str:
     """Does the network, at its read budget, reach a sparser sufficient grid than every
-    baseline that ran?"""
+    baseline that ran? (Not measured where it was not run as sparse as the best baseline.)"""
+    opens = opens or {}
     bases = [b for b in BASELINES if b in per]
     if not ctrl or not bases:
         return ("This run did not compare the network with the baselines (grid_parabola, "
@@ -583,6 +626,11 @@ def _network_sentence(per: dict[str, dict[str, Any]], smallest_k: Mapping[str, i
                 "change that is not measured.")
     net = smallest_k.get("dcnn") or 0
     against = (f"{labels.get('dcnn')} against {labels.get(best)} for {best}")
+    if opens.get("dcnn") and net <= base:
+        return (f"With {budget} gradient steps the network still keeps the best fit inside 1σ "
+                f"in at least 90 % of the sets at the sparsest step it was run at ({against}), "
+                f"so whether it earns its place for M/L is not measured here: it would need "
+                f"to be run sparser than k = {base}.")
     if net > base:
         return (f"With {budget} gradient steps the network keeps the best fit inside 1σ in at "
                 f"least 90 % of the sets on a sparser grid than every baseline run "
