@@ -171,6 +171,8 @@ def test_a_network_not_run_as_sparse_as_a_baseline_is_not_ranked_below_it():
     assert "a parabola through the models' own χ² (k = 32 (5–6 models)) reaches a sparser " \
            "grid, where the network was not run, so this run cannot say" in v["comparison"]
     assert "is not measured here" in v["network"] and "here it earns" not in v["network"]
+    assert "its sparsest grid with at least 90 % inside 1σ is k = 16 (9–10 models) (the " \
+           "sparsest step it ran: a lower bound)." in v["control"]
     assert "does not earn" not in v["network"]
     # once it fails at 32 the order is measured
     v = sparse.verdicts(_summary({1500: [True] * 3},

@@ -669,7 +669,9 @@ def budget_sentence(budget: str, per_k: Mapping[str, Any], row: Mapping[str, Any
     if not row["read"]:
         return head + f": below {pct}, so its sparse rows are not read."
     stop = (f" (it stops at k = {row['stopped_at']}, below {pct})"
-            if row.get("stopped_at") not in (None, 1) else "")
+            if row.get("stopped_at") not in (None, 1) else
+            " (the sparsest step it ran: a lower bound)"
+            if control.open_ended(per_k, row.get("sparsest_k")) else "")
     return head + f"; its sparsest grid with at least {pct} inside 1σ is {row['label']}{stop}."
 
 
