@@ -565,10 +565,9 @@ def verdicts(summary: dict[str, Any]) -> dict[str, str]:
 
 def _comparison(per: dict[str, Any], smallest_k: Mapping[str, int | None],
                 labels: Mapping[str, str], ctrl: Mapping[str, Any], budget: int | None,
-                opens: Mapping[str, bool] | None = None) -> str:
+                opens: Mapping[str, bool]) -> str:
     """The network against the baselines, naming its budget; where the network was not run
     as sparse as a baseline reaches, the sentence says that this is not measured."""
-    opens = opens or {}
     bases = [b for b in BASELINES if b in per]
     if not ctrl:
         return "The network was not run in this build, so it is not compared with the baselines."
@@ -607,10 +606,9 @@ def _comparison(per: dict[str, Any], smallest_k: Mapping[str, int | None],
 
 def _network_sentence(per: dict[str, dict[str, Any]], smallest_k: Mapping[str, int | None],
                       labels: Mapping[str, str], ctrl: Mapping[str, Any], budget: int | None,
-                      opens: Mapping[str, bool] | None = None) -> str:
+                      opens: Mapping[str, bool]) -> str:
     """Does the network, at its read budget, reach a sparser sufficient grid than every
     baseline that ran? (Not measured where it was not run as sparse as the best baseline.)"""
-    opens = opens or {}
     bases = [b for b in BASELINES if b in per]
     if not ctrl or not bases:
         return ("This run did not compare the network with the baselines (grid_parabola, "
@@ -668,10 +666,12 @@ def budget_sentence(budget: str, per_k: Mapping[str, Any], row: Mapping[str, Any
             f"{_runs_text(full)}")
     if not row["read"]:
         return head + f": below {pct}, so its sparse rows are not read."
-    stop = (f" (it stops at k = {row['stopped_at']}, below {pct})"
-            if row.get("stopped_at") not in (None, 1) else
-            " (the sparsest step it ran: a lower bound)"
-            if control.open_ended(per_k, row.get("sparsest_k")) else "")
+    if row.get("stopped_at") not in (None, 1):
+        stop = f" (it stops at k = {row['stopped_at']}, below {pct})"
+    elif control.open_ended(per_k, row.get("sparsest_k")):
+        stop = " (the sparsest step it ran: a lower bound)"
+    else:
+        stop = ""
     return head + f"; its sparsest grid with at least {pct} inside 1σ is {row['label']}{stop}."
 
 
